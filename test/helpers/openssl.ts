@@ -1,0 +1,57 @@
+// openssl as an independent peer in tests: it makes keys and CSRs the way a device tool
+// would, and checks what edgeseal returns.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const tmp = (): string => mkdtempSync(join(tmpdir(), 'edgeseal-test-'));
+
+export function openssl(args: string[], input?: string | Buffer): string {
+  return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** openssl that returns {status, out} instead of throwing. */
+export function opensslTry(args: string[], input?: string | Buffer): { status: number; out: string } {
+  try {
+    return { status: 0, out: openssl(args, input) };
+  } catch (e) {
+    const err = e as { status: number; stdout?: string; stderr?: string };
+    return { status: err.status ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+  }
+}
+
+export type KeySpec = 'ec-p256' | 'ec-p384' | 'ed25519' | 'rsa-1024' | 'rsa-2048' | 'ec-secp256k1';
+
+const GENPKEY: Record<KeySpec, string[]> = {
+  'ec-p256': ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'],
+  'ec-p384': ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'],
+  'ec-secp256k1': ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp256k1'],
+  ed25519: ['-algorithm', 'ED25519'],
+  'rsa-1024': ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'],
+  'rsa-2048': ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'],
+};
+
+export interface DeviceKey {
+  readonly dir: string;
+  readonly keyPath: string;
+}
+
+export function makeKey(spec: KeySpec = 'ec-p256', dir = tmp()): DeviceKey {
+  const keyPath = join(dir, `device-${spec}.key`);
+  openssl(['genpkey', ...GENPKEY[spec], '-out', keyPath]);
+  return { dir, keyPath };
+}
+
+/** A CSR made by `openssl req`, as DER. */
+export function makeCsr(key: DeviceKey, subject: string): Buffer {
+  const out = join(key.dir, `req-${Math.random().toString(36).slice(2)}.der`);
+  openssl(['req', '-new', '-key', key.keyPath, '-subj', subject, '-outform', 'DER', '-out', out]);
+  return execFileSync('cat', [out]);
+}
+
+export function writeTmp(dir: string, name: string, data: string | Buffer): string {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+}
