@@ -89,7 +89,7 @@ export function parseCsr(der: Buffer): ParsedCsr {
     try {
       publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
     } catch (e) {
-      throw new EdgesealError('ERR_KEY_UNSUPPORTED', 'the public key in the CSR cannot be decoded', e);
+      throw new EdgesealError('ERR_KEY_UNSUPPORTED', 'the public key in the CSR cannot be decoded', { cause: e });
     }
     const key = classifyKey(algId!, publicKey);
     const sigOidNode = children(expect(sigAlg, 0x30, 'signatureAlgorithm'))[0];

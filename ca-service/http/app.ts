@@ -1,0 +1,69 @@
+// The control plane's HTTPS app: EST, /v1, OpenAPI, health. Routes are mounted, not defined, here.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
+import { EdgesealError } from '../../lib/errors.ts';
+import { toPem } from '../../lib/pem.ts';
+import type { Authority } from '../core/authority.ts';
+import type { BatchService } from '../core/batches.ts';
+import type { Issuer } from '../core/issuer.ts';
+import type { AuthorityStore, Clock } from '../core/ports.ts';
+import type { TokenService } from '../core/tokens.ts';
+import type { AppEnv } from './env.ts';
+import { estRoutes } from './est.ts';
+import { openApiDocument } from './openapi.ts';
+import { errorResponse } from './problem.ts';
+import { requestLog } from './request-log.ts';
+import { batchRoutes } from './v1/batches.ts';
+import { certificateRoutes } from './v1/certificates.ts';
+import { enrollRoutes } from './v1/enroll.ts';
+
+export interface AppDeps {
+  readonly authority: Authority;
+  readonly issuanceStore: AuthorityStore;
+  readonly batches: BatchService;
+  readonly tokens: TokenService;
+  readonly issuing: Issuer;
+  readonly chain: readonly Buffer[];
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly maxBodyBytes: number;
+  readonly trustDomain: string;
+  readonly version: string;
+  readonly health: () => Promise<void>;
+}
+
+export function createApp(d: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestLog(d.log));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: d.maxBodyBytes,
+      onError: () => {
+        throw new EdgesealError('ERR_BODY_TOO_LARGE', `request body is larger than ${d.maxBodyBytes} bytes`);
+      },
+    }),
+  );
+  app.onError((err, c) => errorResponse(err, c));
+  app.notFound((c) => errorResponse(new EdgesealError('ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c));
+
+  app.route('/.well-known/est', estRoutes(d.authority, d.chain));
+  app.route('/v1', enrollRoutes(d.authority));
+  app.route('/v1/batches', batchRoutes(d.batches, d.tokens, d.clock));
+  app.route('/v1/certificates', certificateRoutes(d.issuanceStore, d.tokens, d.clock));
+  const ca = {
+    issuer_id: d.issuing.id,
+    trust_domain: d.trustDomain,
+    issuing: toPem('CERTIFICATE', d.chain[0]!),
+    root: toPem('CERTIFICATE', d.chain[d.chain.length - 1]!),
+  };
+  app.get('/v1/ca', (c) => c.json(ca));
+  const doc = openApiDocument(d.version);
+  app.get('/openapi.json', (c) => c.json(doc));
+  app.get('/health', async (c) => {
+    await d.health();
+    return c.json({ status: 'ok' });
+  });
+  return app;
+}

@@ -1,0 +1,77 @@
+// Request and response shapes of /v1: the one source for validation and /openapi.json.
+import { z } from 'zod';
+
+export const EnrollBody = z
+  .object({
+    csr: z.string().min(1).max(60_000).describe('PKCS#10 request as PEM, or base64 DER'),
+    hardware_model: z.string().optional().describe('checked against the batch when given'),
+  })
+  .strict();
+
+export const ReenrollBody = z.object({ csr: z.string().min(1).max(60_000) }).strict();
+
+export const Issued = z.object({
+  serial: z.string(),
+  device_id: z.string(),
+  not_after: z.string(),
+  certificate: z.string().describe('PEM'),
+  chain: z.array(z.string()).describe('PEM: issuing CA, then root'),
+});
+
+export const BatchCreateBody = z
+  .object({
+    hardware_model: z.string(),
+    quota: z.number().int(),
+    expires_in: z.string().describe('duration: 90s, 45m, 8h, 7d'),
+    id_prefix: z.string().optional(),
+  })
+  .strict();
+
+export const Batch = z.object({
+  id: z.string(),
+  hardware_model: z.string(),
+  quota: z.number().int(),
+  enrolled: z.number().int(),
+  id_prefix: z.string().nullable(),
+  status: z.enum(['active', 'expired', 'exhausted', 'revoked']),
+  expires_at: z.string(),
+  revoked_at: z.string().nullable(),
+  created_at: z.string(),
+  created_by: z.string(),
+});
+
+export const BatchCreated = Batch.extend({
+  secret: z.string().describe('shown once; EST HTTP Basic password (user name: the batch id)'),
+});
+
+export const Certificate = z.object({
+  serial: z.string(),
+  kind: z.enum(['device', 'server']),
+  device_id: z.string().nullable(),
+  batch_id: z.string().nullable(),
+  hardware_model: z.string().nullable(),
+  subject: z.string(),
+  key_type: z.string(),
+  spki_sha256: z.string(),
+  not_before: z.string(),
+  not_after: z.string(),
+  issued_at: z.string(),
+  status: z.enum(['valid', 'revoked', 'expired']),
+  certificate: z.string().describe('PEM'),
+});
+
+export const CaInfo = z.object({
+  issuer_id: z.string(),
+  trust_domain: z.string(),
+  root: z.string().describe('PEM'),
+  issuing: z.string().describe('PEM'),
+});
+
+export const Problem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string(),
+  request_id: z.string(),
+});

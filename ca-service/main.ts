@@ -1,0 +1,154 @@
+// Composition root of the control plane: wires config, storage, keys, core and HTTP, and
+// owns the listeners. Nothing below this file reads the environment or opens sockets.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import pino, { type Logger } from 'pino';
+import { toPem } from '../lib/pem.ts';
+import { bootstrap, type Bootstrapped, dataPaths } from './bootstrap.ts';
+import type { CaConfig } from './config.ts';
+import { Authority } from './core/authority.ts';
+import { BatchService } from './core/batches.ts';
+import type { Clock } from './core/ports.ts';
+import { TokenService } from './core/tokens.ts';
+import { createApp } from './http/app.ts';
+import { createPublicApp } from './http/public-app.ts';
+import { issueServerIdentity, SERVER_CERT_DAYS } from './keys/server-identity.ts';
+import { BatchStore } from './store/batch-store.ts';
+import { type Database, ping } from './store/db.ts';
+import { IssuanceStore } from './store/issuance-store.ts';
+import { TokenStore } from './store/token-store.ts';
+
+export const VERSION = '0.1.0';
+
+export interface ControlPlane {
+  readonly httpsUrl: string;
+  readonly httpUrl: string;
+  readonly boot: Bootstrapped;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  /** an already-open database (tests share one PGlite across restarts) */
+  readonly database?: Database;
+  /** write control-plane.json for the CLI to find (default true) */
+  readonly announce?: boolean;
+}
+
+const listen = (server: Server | HttpsServer, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+
+const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h === '0.0.0.0' ? '127.0.0.1' : h);
+
+export async function startControlPlane(config: CaConfig, opts: StartOptions = {}): Promise<ControlPlane> {
+  const log = opts.log ?? pino({ level: config.logLevel, base: { service: 'ca' } });
+  const clock = opts.clock ?? { now: () => new Date() };
+  const boot = await bootstrap(config, clock, opts.database);
+  const { database, hierarchy } = boot;
+  const issuanceStore = new IssuanceStore(database.db, () => clock.now());
+  const tokens = new TokenService(new TokenStore(database.db), clock);
+  const authority = new Authority(hierarchy.issuing, hierarchy.chain, issuanceStore, clock, {
+    trustDomain: config.trustDomain,
+    deviceValidityDays: config.deviceCertDays,
+    backdateSeconds: 300,
+  });
+  const app = createApp({
+    authority,
+    issuanceStore,
+    batches: new BatchService(new BatchStore(database.db), clock),
+    tokens,
+    issuing: hierarchy.issuing,
+    chain: hierarchy.chain,
+    clock,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    trustDomain: config.trustDomain,
+    version: VERSION,
+    health: () => ping(database.db),
+  });
+
+  const identity = () => issueServerIdentity(hierarchy.issuing, config.hosts, issuanceStore, clock.now(), 'control-plane https');
+  const id = await identity();
+  const caPem = hierarchy.chain.map((d) => toPem('CERTIFICATE', d)).join('');
+  const tlsOptions = (i: typeof id) => ({ key: i.keyPem, cert: i.certChainPem });
+  const https = createHttpsServer(
+    {
+      ...tlsOptions(id),
+      ca: caPem,
+      // Ask for a client certificate (EST re-enrollment) but do not require one: enrollment
+      // and the API authenticate otherwise. Handlers check `authorized` themselves.
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    getRequestListener(app.fetch),
+  );
+  https.keepAliveTimeout = 30_000;
+  const http = createHttpServer(getRequestListener(createPublicApp([hierarchy.issuing, hierarchy.root], log).fetch));
+
+  // Renew the server certificate at two thirds of its life without a restart.
+  const renewEvery = (SERVER_CERT_DAYS * 2 * 86_400_000) / 3;
+  const renewTimer = setInterval(() => {
+    identity()
+      .then((next) => https.setSecureContext({ ...tlsOptions(next), ca: caPem }))
+      .catch((err) => log.error({ err }, 'server certificate renewal failed; will retry'));
+  }, renewEvery);
+  renewTimer.unref();
+
+  let httpsPort: number;
+  let httpPort: number;
+  try {
+    httpsPort = await listen(https, config.httpsPort, config.listenHost);
+    httpPort = await listen(http, config.httpPort, config.listenHost);
+  } catch (e) {
+    clearInterval(renewTimer);
+    https.close();
+    if (!opts.database) await database.close();
+    throw e;
+  }
+  const host = urlHost(config.listenHost === '127.0.0.1' ? (config.hosts.dns[0] ?? '127.0.0.1') : config.listenHost);
+  const httpsUrl = `https://${host}:${httpsPort}`;
+  const httpUrl = `http://${host}:${httpPort}`;
+  const endpointFile = dataPaths(config.dataDir).endpoint;
+  if (opts.announce !== false) {
+    writeFileSync(endpointFile, JSON.stringify({ https_url: httpsUrl, http_url: httpUrl, pid: process.pid }, null, 2));
+  }
+  log.info(
+    {
+      https_url: httpsUrl,
+      http_url: httpUrl,
+      database: database.kind,
+      issuer_id: hierarchy.issuing.id,
+      kek_id: boot.kek.id,
+      server_cert_serial: id.serial,
+    },
+    'control plane listening',
+  );
+
+  let closed = false;
+  return {
+    httpsUrl,
+    httpUrl,
+    boot,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(renewTimer);
+      https.closeAllConnections();
+      http.closeAllConnections();
+      await Promise.all([new Promise((r) => https.close(r)), new Promise((r) => http.close(r))]);
+      if (opts.announce !== false) rmSync(endpointFile, { force: true });
+      if (!opts.database) await database.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Opens the database: PGlite under the data directory when no DATABASE_URL is given,
+// otherwise Postgres. Applies the generated migrations either way.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import * as schema from '../../migrations/schema/index.ts';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  readonly db: Db;
+  readonly kind: 'pglite' | 'postgres';
+  /** where the data lives, for humans (never includes a password) */
+  readonly location: string;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS = fileURLToPath(new URL('../../migrations/sql', import.meta.url));
+
+export interface OpenOptions {
+  readonly databaseUrl?: string | undefined;
+  /** PGlite directory; undefined means in-memory (tests) */
+  readonly pgliteDir?: string | undefined;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  if (opts.databaseUrl) {
+    const client = postgres(opts.databaseUrl, { max: 10, onnotice: () => {} });
+    const db = drizzlePostgres(client, { schema }) as unknown as Db;
+    // Several control-plane instances may start at once: serialize migrations (advisory lock).
+    await client.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(7468201)`;
+      await migratePostgres(drizzlePostgres(tx as unknown as postgres.Sql, { schema }), { migrationsFolder: MIGRATIONS });
+    });
+    const u = new URL(opts.databaseUrl);
+    u.password = '';
+    return { db, kind: 'postgres', location: u.toString(), close: () => client.end({ timeout: 5 }) };
+  }
+  if (opts.pgliteDir) mkdirSync(opts.pgliteDir, { recursive: true, mode: 0o700 });
+  const client = opts.pgliteDir ? new PGlite(opts.pgliteDir) : new PGlite();
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS });
+  return { db, kind: 'pglite', location: opts.pgliteDir ?? 'memory', close: () => client.close() };
+}
+
+export const pgliteDirOf = (dataDir: string): string => join(dataDir, 'pgdata');
+
+/** Rows of a raw `db.execute` result, whichever driver produced it. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
+export async function ping(db: Db): Promise<void> {
+  await db.execute(sql`select 1`);
+}

@@ -1,0 +1,22 @@
+import { eq } from 'drizzle-orm';
+import { apiTokens, auditEvents } from '../../migrations/schema/index.ts';
+import type { AuditEvent } from '../core/ports.ts';
+import type { TokenPort, TokenRecord } from '../core/tokens.ts';
+import { auditRow } from './audit-rows.ts';
+import type { Db } from './db.ts';
+
+export class TokenStore implements TokenPort {
+  constructor(private readonly db: Db) {}
+
+  async insert(t: TokenRecord, audit: AuditEvent): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.insert(apiTokens).values(t);
+      await tx.insert(auditEvents).values(auditRow(audit));
+    });
+  }
+
+  async get(id: string): Promise<TokenRecord | undefined> {
+    const [row] = await this.db.select().from(apiTokens).where(eq(apiTokens.id, id)).limit(1);
+    return row;
+  }
+}

@@ -1,0 +1,100 @@
+import { bigint, boolean, customType, index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+
+export const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (v) => Buffer.from(v),
+});
+
+/** CA keys and their certificates. Private keys only ever as KEK-wrapped ciphertext. */
+export const caKeys = pgTable('ca_keys', {
+  id: text('id').primaryKey(),
+  role: text('role', { enum: ['root', 'issuing'] }).notNull(),
+  certDer: bytea('cert_der').notNull(),
+  /** AES-256-GCM under the KEK; see ca-service/keys/kek.ts for the format */
+  keyWrapped: bytea('key_wrapped').notNull(),
+  algorithm: text('algorithm').notNull(),
+  active: boolean('active').notNull().default(true),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Production batches: a factory station's right to enroll devices of one model. */
+export const batches = pgTable('batches', {
+  id: text('id').primaryKey(),
+  hardwareModel: text('hardware_model').notNull(),
+  quota: integer('quota').notNull(),
+  enrolled: integer('enrolled').notNull().default(0),
+  idPrefix: text('id_prefix'),
+  secretHash: text('secret_hash').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  createdBy: text('created_by').notNull(),
+});
+
+export const devices = pgTable('devices', {
+  id: text('id').primaryKey(),
+  batchId: text('batch_id').notNull(),
+  hardwareModel: text('hardware_model').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Every certificate the CA has signed and handed out, device or server. */
+export const certificates = pgTable(
+  'certificates',
+  {
+    serial: text('serial').primaryKey(),
+    kind: text('kind', { enum: ['device', 'server'] }).notNull(),
+    deviceId: text('device_id'),
+    batchId: text('batch_id'),
+    hardwareModel: text('hardware_model'),
+    issuerId: text('issuer_id').notNull(),
+    subject: text('subject').notNull(),
+    keyType: text('key_type').notNull(),
+    spkiSha256: text('spki_sha256').notNull(),
+    notBefore: timestamp('not_before', { withTimezone: true }).notNull(),
+    notAfter: timestamp('not_after', { withTimezone: true }).notNull(),
+    der: bytea('der').notNull(),
+    issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    revocationReason: integer('revocation_reason'),
+  },
+  (t) => [
+    index('certificates_device_idx').on(t.deviceId),
+    index('certificates_batch_idx').on(t.batchId),
+    index('certificates_spki_idx').on(t.spkiSha256),
+    index('certificates_not_after_idx').on(t.notAfter),
+  ],
+);
+
+/** One public key belongs to one device (shared-key detection). */
+export const deviceKeys = pgTable('device_keys', {
+  spkiSha256: text('spki_sha256').primaryKey(),
+  deviceId: text('device_id').notNull(),
+});
+
+/** Bearer credentials for people and tools; the secret is stored as SHA-256 only. */
+export const apiTokens = pgTable('api_tokens', {
+  id: text('id').primaryKey(),
+  role: text('role').notNull(),
+  label: text('label'),
+  secretHash: text('secret_hash').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Append-only audit log. `seq` orders it; hash chaining lands with the audit work. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    outcome: text('outcome', { enum: ['ok', 'refused'] }).notNull(),
+    subject: text('subject'),
+    reason: text('reason'),
+    details: text('details'),
+  },
+  (t) => [index('audit_action_idx').on(t.action)],
+);
