@@ -38,7 +38,7 @@ export interface DeviceKey {
 }
 
 export function makeKey(spec: KeySpec = 'ec-p256', dir = tmp()): DeviceKey {
-  const keyPath = join(dir, `device-${spec}.key`);
+  const keyPath = join(dir, `device-${spec}-${Math.random().toString(36).slice(2)}.key`);
   openssl(['genpkey', ...GENPKEY[spec], '-out', keyPath]);
   return { dir, keyPath };
 }
