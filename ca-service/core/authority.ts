@@ -25,16 +25,17 @@ export interface BatchCredential {
 }
 
 export interface EnrollRequest {
-  readonly csrDer: Buffer;
+  /** reads and decodes the request body; its errors are refusals and audited like any other */
+  readonly readCsr: () => Promise<Buffer>;
   readonly credential: BatchCredential | undefined;
-  /** JSON twin only: the model the station says it is enrolling, checked against the batch */
-  readonly hardwareModel?: string | undefined;
+  /** JSON twin only: the model the station says it is enrolling (known once the body is read) */
+  readonly hardwareModel?: () => string | undefined;
 }
 
 export interface ReenrollRequest {
-  readonly csrDer: Buffer;
-  /** serial (hex) of the TLS client certificate, already chain-verified by the TLS layer */
-  readonly clientSerial: string | undefined;
+  readonly readCsr: () => Promise<Buffer>;
+  /** serial (hex) of the TLS client certificate, chain-verified by the TLS layer; throws if invalid */
+  readonly clientSerial: () => string | undefined;
 }
 
 export interface Issued {
@@ -63,9 +64,9 @@ export class Authority {
     let deviceId: string | undefined;
     try {
       const batch = await this.authenticateBatch(req.credential, now);
-      const csr = this.parseAndVerify(req.csrDer);
+      const csr = this.parseAndVerify(await req.readCsr());
       deviceId = checkDeviceId(singleCn(csr), batch.idPrefix);
-      const model = this.checkModel(csr, batch, req.hardwareModel);
+      const model = this.checkModel(csr, batch, req.hardwareModel?.());
       const owner = await this.store.lookupDeviceAndKey(deviceId, csr.spkiSha256);
       if (owner.deviceExists) {
         throw new EdgesealError('ERR_DEVICE_EXISTS', `device "${deviceId}" is already enrolled; renew with simplereenroll`);
@@ -92,10 +93,11 @@ export class Authority {
     let actor = 'anonymous';
     let deviceId: string | undefined;
     try {
-      if (!req.clientSerial) {
+      const clientSerial = req.clientSerial();
+      if (!clientSerial) {
         throw new EdgesealError('ERR_UNAUTHENTICATED', 're-enrollment needs the current device certificate as TLS client certificate');
       }
-      const current = await this.store.getCertificate(req.clientSerial);
+      const current = await this.store.getCertificate(clientSerial);
       if (!current || current.kind !== 'device' || !current.deviceId) {
         throw new EdgesealError('ERR_CERT_UNKNOWN', 'the client certificate was not issued to a device by this CA');
       }
@@ -103,7 +105,7 @@ export class Authority {
       actor = `device:${deviceId}`;
       if (current.revokedAt) throw new EdgesealError('ERR_CERT_REVOKED', 'the client certificate is revoked');
       if (current.notAfter <= now) throw new EdgesealError('ERR_UNAUTHENTICATED', 'the client certificate has expired');
-      const csr = this.parseAndVerify(req.csrDer);
+      const csr = this.parseAndVerify(await req.readCsr());
       // RFC 7030 §4.2.2: the subject must be identical to the certificate being renewed.
       const cn = singleCn(csr);
       const ou = attributeValues(csr.subject, OID.organizationalUnitName);
@@ -208,7 +210,7 @@ export class Authority {
 
   /** Audits a refusal (best effort: the refusal stands even if the audit write fails). */
   private async refused(e: unknown, at: Date, actor: string, action: string, subject?: string): Promise<unknown> {
-    if (!(e instanceof EdgesealError) || e.code === 'ERR_STORE_UNAVAILABLE') return e;
+    if (!(e instanceof EdgesealError)) return e;
     try {
       await this.store.appendAudit({ at, actor, action, outcome: 'refused', subject, reason: e.code });
     } catch {

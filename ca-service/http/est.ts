@@ -36,8 +36,10 @@ export function estRoutes(authority: Authority, chain: readonly Buffer[]): Hono<
 
   // RFC 7030 §4.2.1: HTTP Basic with the production batch credential (§3.2.3).
   app.post('/simpleenroll', async (c) => {
-    const csrDer = await readCsr(c);
-    const issued = await authority.enroll({ csrDer, credential: basicCredential(c.req.header('authorization')) });
+    const issued = await authority.enroll({
+      readCsr: () => readCsr(c),
+      credential: basicCredential(c.req.header('authorization')),
+    });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.body(mimeBase64(certsOnly([issued.der])), 200, {
       'Content-Type': PKCS7_CERTS_ONLY,
@@ -47,9 +49,7 @@ export function estRoutes(authority: Authority, chain: readonly Buffer[]): Hono<
 
   // RFC 7030 §4.2.2: authenticated by the device's current certificate over TLS (§3.3.2).
   app.post('/simplereenroll', async (c) => {
-    const clientSerial = verifiedPeerSerial(c);
-    const csrDer = await readCsr(c);
-    const issued = await authority.reenroll({ csrDer, clientSerial });
+    const issued = await authority.reenroll({ readCsr: () => readCsr(c), clientSerial: () => verifiedPeerSerial(c) });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.body(mimeBase64(certsOnly([issued.der])), 200, {
       'Content-Type': PKCS7_CERTS_ONLY,

@@ -33,13 +33,17 @@ export interface OpenOptions {
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   if (opts.databaseUrl) {
+    // Several control-plane instances may start at once: serialize migrations under a
+    // session advisory lock held by one dedicated connection.
+    const migrator = postgres(opts.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      await migrator`select pg_advisory_lock(7468201)`;
+      await migratePostgres(drizzlePostgres(migrator, { schema }), { migrationsFolder: MIGRATIONS });
+    } finally {
+      await migrator.end({ timeout: 5 });
+    }
     const client = postgres(opts.databaseUrl, { max: 10, onnotice: () => {} });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
-    // Several control-plane instances may start at once: serialize migrations (advisory lock).
-    await client.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(7468201)`;
-      await migratePostgres(drizzlePostgres(tx as unknown as postgres.Sql, { schema }), { migrationsFolder: MIGRATIONS });
-    });
     const u = new URL(opts.databaseUrl);
     u.password = '';
     return { db, kind: 'postgres', location: u.toString(), close: () => client.end({ timeout: 5 }) };

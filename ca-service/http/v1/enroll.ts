@@ -27,19 +27,24 @@ export const issuedView = (i: Issued) => ({
 export function enrollRoutes(authority: Authority): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post('/enroll', async (c) => {
-    const body = await jsonBody(c, EnrollBody);
+    let model: string | undefined;
     const issued = await authority.enroll({
-      csrDer: csrDer(body.csr),
+      readCsr: async () => {
+        const body = await jsonBody(c, EnrollBody);
+        model = body.hardware_model;
+        return csrDer(body.csr);
+      },
       credential: basicCredential(c.req.header('authorization')),
-      hardwareModel: body.hardware_model,
+      hardwareModel: () => model,
     });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.json(issuedView(issued), 201);
   });
   app.post('/reenroll', async (c) => {
-    const clientSerial = verifiedPeerSerial(c);
-    const body = await jsonBody(c, ReenrollBody);
-    const issued = await authority.reenroll({ csrDer: csrDer(body.csr), clientSerial });
+    const issued = await authority.reenroll({
+      readCsr: async () => csrDer((await jsonBody(c, ReenrollBody)).csr),
+      clientSerial: () => verifiedPeerSerial(c),
+    });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.json(issuedView(issued), 201);
   });
