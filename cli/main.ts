@@ -1,0 +1,70 @@
+// The edgeseal CLI: one composition root; each verb group lives in its own file.
+import { parseCaConfig } from '../ca-service/config.ts';
+import { EdgesealError } from '../lib/errors.ts';
+import { batchCommand } from './batch.ts';
+import { ApiError, connect } from './client.ts';
+import { initCommand, upCommand } from './init-up.ts';
+import { UsageError } from './output.ts';
+
+const HELP = `edgeseal — chain of trust for edge-AI device fleets
+
+usage: edgeseal <command> [options] [--json]
+
+  init                         create the CA hierarchy, KEK and admin token if missing; say where
+  up [ca]                      run the control plane (what npm start runs)
+  batch create --hardware-model M --quota N [--expires 8h] [--id-prefix P]
+                               a production batch credential for a factory station
+  batch list | show ID | revoke ID
+
+global options: --json (machine-readable output), --token T (API token; default: the data
+directory's admin token), --url U (control plane URL; default: the running one)
+environment: EDGESEAL_DATA_DIR (default ./.edgeseal), DATABASE_URL, EDGESEAL_KEK, … (docs/configuration.md)`;
+
+async function main(argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  const args = argv.filter((a) => a !== '--json');
+  const take = (flag: string): string | undefined => {
+    const i = args.indexOf(flag);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (!v || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    args.splice(i, 2);
+    return v;
+  };
+  const token = take('--token') ?? process.env.EDGESEAL_TOKEN;
+  const url = take('--url');
+  const [cmd, ...rest] = args;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const config = parseCaConfig(process.env);
+  const client = () => connect(config.dataDir, token, url);
+  switch (cmd) {
+    case 'init':
+      return initCommand(config, json);
+    case 'up':
+      return upCommand(config, rest[0]);
+    case 'batch':
+      return batchCommand(rest, client, json);
+    default:
+      throw new UsageError(`unknown command "${cmd}"; see edgeseal --help`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+    process.stderr.write(`edgeseal: ${e.message}\n`);
+    process.exit(2);
+  }
+  if (e instanceof ApiError) {
+    process.stderr.write(`edgeseal: ${e.message}${e.problem.code ? ` (${e.problem.code})` : ''}\n`);
+    process.exit(1);
+  }
+  if (e instanceof EdgesealError) {
+    process.stderr.write(`edgeseal: ${e.detail}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`edgeseal: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

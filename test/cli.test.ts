@@ -1,0 +1,159 @@
+// The edgeseal CLI as a user runs it: init, up, batch commands against the running stack,
+// and a device enrolling with the batch credential the CLI printed.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromPem } from '../lib/pem.ts';
+import { unwrapPrivateKey } from '../lib/key-wrap.ts';
+import { curl } from './helpers/curl.ts';
+import { makeCsr, makeKey, tmp } from './helpers/openssl.ts';
+import { freshDatabaseUrl } from './helpers/stack.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'edgeseal.mjs');
+const dataDir = tmp();
+let db: Awaited<ReturnType<typeof freshDatabaseUrl>>;
+let env: NodeJS.ProcessEnv;
+let up: ChildProcess | undefined;
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)('node', [BIN, ...args], { env, encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+beforeAll(async () => {
+  db = await freshDatabaseUrl();
+  env = {
+    ...process.env,
+    EDGESEAL_DATA_DIR: dataDir,
+    EDGESEAL_HTTPS_PORT: '0',
+    EDGESEAL_HTTP_PORT: '0',
+    EDGESEAL_LOG_LEVEL: 'warn',
+    ...(db.url ? { DATABASE_URL: db.url } : {}),
+  };
+  delete env.EDGESEAL_KEK;
+});
+
+afterAll(async () => {
+  up?.kill('SIGTERM');
+  await new Promise((r) => (up ? up.once('exit', r) : r(null)));
+  await db.drop();
+});
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
+
+describe('edgeseal init', () => {
+  it('creates the hierarchy once, says where everything is, and is idempotent', async () => {
+    const first = await cli(['init', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const out = JSON.parse(first.stdout);
+    expect(out.created).toBe(true);
+    expect(existsSync(out.root_ca)).toBe(true);
+    expect(statSync(join(dataDir, 'kek')).mode & 0o777).toBe(0o600);
+    expect(statSync(out.admin_token).mode & 0o777).toBe(0o600);
+    const again = JSON.parse((await cli(['init', '--json'])).stdout);
+    expect(again.created).toBe(false);
+    expect(again.issuing_id).toBe(out.issuing_id);
+    const human = await cli(['init']);
+    expect(human.stdout).toContain('root CA');
+  });
+
+  it('never writes a private key in plaintext: no PEM key and no PKCS#8 bytes of the CA keys on disk', async () => {
+    const files = allFiles(dataDir);
+    const kek = Buffer.from(readFileSync(join(dataDir, 'kek'), 'utf8').trim(), 'base64');
+    // the CA keys, unwrapped here from the database rows, must not appear anywhere on disk
+    const { openDatabase } = await import('../ca-service/store/db.ts');
+    const { caKeys } = await import('../migrations/schema/index.ts');
+    const d = await openDatabase(db.url ? { databaseUrl: db.url } : { pgliteDir: join(dataDir, 'pgdata') });
+    const rows = await d.db.select().from(caKeys);
+    await d.close();
+    expect(rows).toHaveLength(2);
+    const secrets = rows.map((r) => {
+      const k = unwrapPrivateKey(kek, r.keyWrapped, `edgeseal-ca-key:${r.id}`);
+      const jwk = k.export({ format: 'jwk' });
+      return Buffer.from(jwk.d!, 'base64url');
+    });
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      expect(bytes.includes('PRIVATE KEY'), f).toBe(false);
+      for (const s of secrets) expect(bytes.includes(s), `${f} holds a raw CA private scalar`).toBe(false);
+    }
+    // the public certificate files are there and parse
+    expect(fromPem(readFileSync(join(dataDir, 'ca', 'root.pem'), 'utf8'), 'CERTIFICATE').length).toBeGreaterThan(100);
+  });
+
+  it('a bad configuration value stops with a message naming it', async () => {
+    const r = await promisify(execFile)('node', [BIN, 'init'], { env: { ...env, EDGESEAL_HTTPS_PORT: 'eighty' } }).catch((e) => e);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/EDGESEAL_HTTPS_PORT="eighty"/);
+  });
+});
+
+describe('edgeseal up and batch', () => {
+  beforeAll(async () => {
+    up = spawn('node', [BIN, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    up.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(join(dataDir, 'control-plane.json'))) {
+      if (Date.now() > deadline || up.exitCode !== null) throw new Error(`up did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  it('batch create prints a credential a device enrolls with over EST', async () => {
+    const r = await cli(['batch', 'create', '--hardware-model', 'cam-v2', '--quota', '2', '--expires', '8h', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const b = JSON.parse(r.stdout);
+    expect(b).toMatchObject({ hardware_model: 'cam-v2', quota: 2, enrolled: 0, status: 'active' });
+    expect(b.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const csr = makeCsr(makeKey('ec-p256'), '/CN=cli-dev-1').toString('base64');
+    const e = await curl(
+      b.est_url,
+      ['--cacert', join(dataDir, 'ca', 'root.pem'), '-u', `${b.id}:${b.secret}`, '-H', 'Content-Type: application/pkcs10'],
+      csr,
+    );
+    expect(e.status).toBe(200);
+    const shown = JSON.parse((await cli(['batch', 'show', b.id, '--json'])).stdout);
+    expect(shown.enrolled).toBe(1);
+    const revoked = JSON.parse((await cli(['batch', 'revoke', b.id, '--json'])).stdout);
+    expect(revoked.status).toBe('revoked');
+    const list = JSON.parse((await cli(['batch', 'list', '--json'])).stdout);
+    expect(list.map((x: { id: string }) => x.id)).toContain(b.id);
+  });
+
+  it('bad arguments get a message naming the value and a non-zero exit', async () => {
+    const cases: [string[], number, RegExp][] = [
+      [['batch', 'create', '--hardware-model', 'cam', '--quota', 'many'], 2, /--quota must be a positive integer, got "many"/],
+      [['batch', 'create', '--quota', '3'], 2, /needs --hardware-model/],
+      [['batch', 'create', '--hardware-model', 'cam', '--quota', '3', '--expires', 'soon'], 1, /duration "soon"/],
+      [['batch', 'create', '--hardware-model', 'cam', '--quota', '3', '--colour', 'red'], 2, /Unknown option '--colour'/],
+      [['batch', 'revoke', 'b_doesnotexist'], 1, /batch b_doesnotexist does not exist/],
+      [['frobnicate'], 2, /unknown command "frobnicate"/],
+      [['up'], 2, /already running/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.stderr).toMatch(msg);
+    }
+  });
+
+  it('a wrong token is refused by the running control plane', async () => {
+    const r = await cli(['batch', 'list', '--token', 'tok_nope.secret']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unknown or malformed API token \(ERR_UNAUTHENTICATED\)/);
+  });
+});
