@@ -18,7 +18,12 @@ export interface Bootstrapped {
   readonly database: Database;
   readonly kek: Kek;
   readonly hierarchy: Hierarchy;
-  readonly paths: { readonly dataDir: string; readonly rootPem: string; readonly chainPem: string; readonly adminToken: string };
+  readonly paths: {
+    readonly dataDir: string;
+    readonly rootPem: string;
+    readonly chainPem: string;
+    readonly adminToken: string;
+  };
   /** set when this start created the admin credential */
   readonly adminTokenCreated: boolean;
 }
@@ -37,7 +42,10 @@ export async function bootstrap(config: CaConfig, clock: Clock, database?: Datab
   const kek = loadKek({ envKek: config.kek, kekFile: config.kekFile, dataDir: config.dataDir });
   const db =
     database ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: config.databaseUrl ? undefined : pgliteDirOf(config.dataDir) }));
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      pgliteDir: config.databaseUrl ? undefined : pgliteDirOf(config.dataDir),
+    }));
   try {
     const hierarchy = await ensureHierarchy(new CaKeyStore(db.db), kek, {
       algorithm: config.caKeyAlgorithm,
@@ -60,10 +68,18 @@ export async function bootstrap(config: CaConfig, clock: Clock, database?: Datab
 
 /** The first admin credential, written 0600 into the data directory for the CLI to find. */
 async function ensureAdminToken(db: Database, clock: Clock, path: string): Promise<boolean> {
-  const [existing] = await db.db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.role, 'admin')).limit(1);
+  const [existing] = await db.db
+    .select({ id: apiTokens.id })
+    .from(apiTokens)
+    .where(eq(apiTokens.role, 'admin'))
+    .limit(1);
   // Already made: by an earlier start, or by another instance sharing this Postgres.
   if (existing) return false;
-  const { token } = await new TokenService(new TokenStore(db.db), clock).create('admin', 'first-start', 'system');
+  const { token } = await new TokenService(new TokenStore(db.db), clock).create(
+    'admin',
+    'first-start',
+    'system',
+  );
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
   return true;

@@ -8,7 +8,12 @@ import { EdgesealError } from '../lib/errors.ts';
 const port = z.coerce.number().int().min(0).max(65535);
 const list = z
   .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(/^[A-Za-z0-9.:-]+$/, 'host names and IPs only')).min(1));
 
 const Env = z.object({
@@ -52,7 +57,9 @@ export interface CaConfig {
 }
 
 export function parseCaConfig(env: Readonly<Record<string, string | undefined>>): CaConfig {
-  const r = Env.safeParse(env);
+  // An empty variable counts as unset (`DATABASE_URL= edgeseal up` means PGlite).
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const r = Env.safeParse(set);
   if (!r.success) {
     const msg = r.error.issues
       .map((i) => `${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])] ?? '')}: ${i.message}`)
@@ -64,7 +71,8 @@ export function parseCaConfig(env: Readonly<Record<string, string | undefined>>)
   const hosts = { dns: names.filter((h) => !isIP(h)), ips: names.filter((h) => isIP(h)) };
   const first = names[0]!;
   const publicHttpUrl =
-    e.EDGESEAL_PUBLIC_HTTP_URL ?? `http://${isIP(first) === 6 ? `[${first}]` : first}:${e.EDGESEAL_HTTP_PORT}`;
+    e.EDGESEAL_PUBLIC_HTTP_URL ??
+    `http://${isIP(first) === 6 ? `[${first}]` : first}:${e.EDGESEAL_HTTP_PORT}`;
   return Object.freeze({
     dataDir: resolve(e.EDGESEAL_DATA_DIR),
     databaseUrl: e.DATABASE_URL,

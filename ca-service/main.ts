@@ -77,7 +77,8 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     health: () => ping(database.db),
   });
 
-  const identity = () => issueServerIdentity(hierarchy.issuing, config.hosts, issuanceStore, clock.now(), 'control-plane https');
+  const identity = () =>
+    issueServerIdentity(hierarchy.issuing, config.hosts, issuanceStore, clock.now(), 'control-plane https');
   const id = await identity();
   const caPem = hierarchy.chain.map((d) => toPem('CERTIFICATE', d)).join('');
   const tlsOptions = (i: typeof id) => ({ key: i.keyPem, cert: i.certChainPem });
@@ -94,7 +95,9 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     getRequestListener(app.fetch),
   );
   https.keepAliveTimeout = 30_000;
-  const http = createHttpServer(getRequestListener(createPublicApp([hierarchy.issuing, hierarchy.root], log).fetch));
+  const http = createHttpServer(
+    getRequestListener(createPublicApp([hierarchy.issuing, hierarchy.root], log).fetch),
+  );
 
   // Renew the server certificate at two thirds of its life without a restart.
   const renewEvery = (SERVER_CERT_DAYS * 2 * 86_400_000) / 3;
@@ -116,12 +119,17 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     if (!opts.database) await database.close();
     throw e;
   }
-  const host = urlHost(config.listenHost === '127.0.0.1' ? (config.hosts.dns[0] ?? '127.0.0.1') : config.listenHost);
+  const host = urlHost(
+    config.listenHost === '127.0.0.1' ? (config.hosts.dns[0] ?? '127.0.0.1') : config.listenHost,
+  );
   const httpsUrl = `https://${host}:${httpsPort}`;
   const httpUrl = `http://${host}:${httpPort}`;
   const endpointFile = dataPaths(config.dataDir).endpoint;
   if (opts.announce !== false) {
-    writeFileSync(endpointFile, JSON.stringify({ https_url: httpsUrl, http_url: httpUrl, pid: process.pid }, null, 2));
+    writeFileSync(
+      endpointFile,
+      JSON.stringify({ https_url: httpsUrl, http_url: httpUrl, pid: process.pid }, null, 2),
+    );
   }
   log.info(
     {

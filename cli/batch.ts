@@ -31,7 +31,8 @@ export async function batchCommand(argv: string[], client: () => ApiClient, json
       if (!model) throw new UsageError('batch create needs --hardware-model M');
       const quotaText = values.quota;
       if (!quotaText) throw new UsageError('batch create needs --quota N');
-      if (!/^\d+$/.test(quotaText)) throw new UsageError(`--quota must be a positive integer, got "${quotaText}"`);
+      if (!/^\d+$/.test(quotaText))
+        throw new UsageError(`--quota must be a positive integer, got "${quotaText}"`);
       const c = client();
       const b = await c.call<Batch>('POST', '/v1/batches', {
         hardware_model: model,
@@ -51,15 +52,32 @@ export async function batchCommand(argv: string[], client: () => ApiClient, json
     }
     case 'list': {
       const r = await client().call<{ items: Batch[] }>('GET', '/v1/batches');
-      print(json, r.items, () => table(r.items as unknown as Record<string, unknown>[], ['id', 'hardware_model', 'enrolled', 'quota', 'status', 'expires_at']));
+      print(json, r.items, () =>
+        table(r.items as unknown as Record<string, unknown>[], [
+          'id',
+          'hardware_model',
+          'enrolled',
+          'quota',
+          'status',
+          'expires_at',
+        ]),
+      );
       return;
     }
     case 'show':
     case 'revoke': {
       const id = rest[0];
-      if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new UsageError(`batch ${verb} needs a batch id, got "${id ?? ''}"`);
-      const b = await client().call<Batch>(verb === 'show' ? 'GET' : 'POST', `/v1/batches/${id}${verb === 'revoke' ? '/revoke' : ''}`);
-      print(json, b, () => `batch ${b.id}: ${b.status}, ${b.enrolled}/${b.quota} enrolled, expires ${b.expires_at}`);
+      if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id))
+        throw new UsageError(`batch ${verb} needs a batch id, got "${id ?? ''}"`);
+      const b = await client().call<Batch>(
+        verb === 'show' ? 'GET' : 'POST',
+        `/v1/batches/${id}${verb === 'revoke' ? '/revoke' : ''}`,
+      );
+      print(
+        json,
+        b,
+        () => `batch ${b.id}: ${b.status}, ${b.enrolled}/${b.quota} enrolled, expires ${b.expires_at}`,
+      );
       return;
     }
     default:

@@ -35,11 +35,15 @@ export function connect(dataDir: string, token: string | undefined, urlOverride?
   const paths = dataPaths(dataDir);
   const url = urlOverride ?? runningEndpoint(dataDir)?.https_url;
   if (!url) {
-    throw new UsageError(`no control plane is running for data directory ${dataDir}; start it with \`edgeseal up\` (or npm start)`);
+    throw new UsageError(
+      `no control plane is running for data directory ${dataDir}; start it with \`edgeseal up\` (or npm start)`,
+    );
   }
-  if (!existsSync(paths.rootPem)) throw new UsageError(`no CA root at ${paths.rootPem}; run \`edgeseal init\` first`);
+  if (!existsSync(paths.rootPem))
+    throw new UsageError(`no CA root at ${paths.rootPem}; run \`edgeseal init\` first`);
   const ca = readFileSync(paths.rootPem, 'utf8');
-  const bearer = token ?? (existsSync(paths.adminToken) ? readFileSync(paths.adminToken, 'utf8').trim() : undefined);
+  const bearer =
+    token ?? (existsSync(paths.adminToken) ? readFileSync(paths.adminToken, 'utf8').trim() : undefined);
   return {
     url,
     call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -67,12 +71,15 @@ export function connect(dataDir: string, token: string | undefined, urlOverride?
               } catch {
                 parsed = { detail: text };
               }
-              if ((res.statusCode ?? 500) >= 400) reject(new ApiError(res.statusCode ?? 500, (parsed ?? {}) as object));
+              if ((res.statusCode ?? 500) >= 400)
+                reject(new ApiError(res.statusCode ?? 500, (parsed ?? {}) as object));
               else resolve(parsed as T);
             });
           },
         );
-        req.on('error', (e) => reject(new UsageError(`cannot reach the control plane at ${url}: ${e.message}`)));
+        req.on('error', (e) =>
+          reject(new UsageError(`cannot reach the control plane at ${url}: ${e.message}`)),
+        );
         if (payload) req.write(payload);
         req.end();
       });

@@ -12,8 +12,11 @@ export async function initCommand(config: CaConfig, json: boolean): Promise<void
   const running = runningEndpoint(config.dataDir);
   if (running) {
     // PGlite admits one process; the running control plane already did everything init does.
-    print(json, { running: true, https_url: running.https_url, data_dir: config.dataDir }, () =>
-      `already initialized; the control plane is running at ${running.https_url} (data in ${config.dataDir})`,
+    print(
+      json,
+      { running: true, https_url: running.https_url, data_dir: config.dataDir },
+      () =>
+        `already initialized; the control plane is running at ${running.https_url} (data in ${config.dataDir})`,
     );
     return;
   }
@@ -52,7 +55,11 @@ export async function initCommand(config: CaConfig, json: boolean): Promise<void
 
 export async function upCommand(config: CaConfig, what: string | undefined): Promise<void> {
   if (what && what !== 'ca') {
-    throw new UsageError(what === 'gateway' ? 'the MQTT gateway is not built yet (issue #4); `edgeseal up ca` runs the control plane' : `unknown service "${what}"; use ca`);
+    throw new UsageError(
+      what === 'gateway'
+        ? 'the MQTT gateway is not built yet (issue #4); `edgeseal up ca` runs the control plane'
+        : `unknown service "${what}"; use ca`,
+    );
   }
   if (runningEndpoint(config.dataDir)) {
     throw new UsageError(`a control plane is already running for ${config.dataDir}`);

@@ -53,7 +53,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof UsageError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+  if (
+    e instanceof UsageError ||
+    (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+  ) {
     process.stderr.write(`edgeseal: ${e.message}\n`);
     process.exit(2);
   }
@@ -65,6 +68,8 @@ main(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`edgeseal: ${e.detail}\n`);
     process.exit(1);
   }
-  process.stderr.write(`edgeseal: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(
+    `edgeseal: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
   process.exit(1);
 });

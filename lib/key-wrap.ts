@@ -2,12 +2,20 @@
 // Layout: "ESK1" | kek id (8) | iv (12) | tag (16) | ciphertext. The kek id (a hash of the
 // KEK) lets a wrong KEK be named as such instead of failing as "bad tag". The AAD binds the
 // blob to the record it belongs to, so blobs cannot be swapped between rows.
-import { createCipheriv, createDecipheriv, createHash, createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import { EdgesealError } from './errors.ts';
 
 const MAGIC = Buffer.from('ESK1');
 
-export const kekId = (kek: Buffer): Buffer => createHash('sha256').update('edgeseal-kek-id').update(kek).digest().subarray(0, 8);
+export const kekId = (kek: Buffer): Buffer =>
+  createHash('sha256').update('edgeseal-kek-id').update(kek).digest().subarray(0, 8);
 
 export function wrapPrivateKey(kek: Buffer, key: KeyObject, aad: string): Buffer {
   const iv = randomBytes(12);
@@ -37,7 +45,10 @@ export function unwrapPrivateKey(kek: Buffer, blob: Buffer, aad: string): KeyObj
   try {
     pkcs8 = Buffer.concat([d.update(blob.subarray(40)), d.final()]);
   } catch {
-    throw new EdgesealError('ERR_KEK', 'wrapped key failed authentication (tampered, or bound to another record)');
+    throw new EdgesealError(
+      'ERR_KEK',
+      'wrapped key failed authentication (tampered, or bound to another record)',
+    );
   }
   const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   pkcs8.fill(0);

@@ -89,11 +89,15 @@ describe('edgeseal init', () => {
       for (const s of secrets) expect(bytes.includes(s), `${f} holds a raw CA private scalar`).toBe(false);
     }
     // the public certificate files are there and parse
-    expect(fromPem(readFileSync(join(dataDir, 'ca', 'root.pem'), 'utf8'), 'CERTIFICATE').length).toBeGreaterThan(100);
+    expect(
+      fromPem(readFileSync(join(dataDir, 'ca', 'root.pem'), 'utf8'), 'CERTIFICATE').length,
+    ).toBeGreaterThan(100);
   });
 
   it('a bad configuration value stops with a message naming it', async () => {
-    const r = await promisify(execFile)('node', [BIN, 'init'], { env: { ...env, EDGESEAL_HTTPS_PORT: 'eighty' } }).catch((e) => e);
+    const r = await promisify(execFile)('node', [BIN, 'init'], {
+      env: { ...env, EDGESEAL_HTTPS_PORT: 'eighty' },
+    }).catch((e) => e);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/EDGESEAL_HTTPS_PORT="eighty"/);
   });
@@ -114,7 +118,17 @@ describe('edgeseal up and batch', () => {
   });
 
   it('batch create prints a credential a device enrolls with over EST', async () => {
-    const r = await cli(['batch', 'create', '--hardware-model', 'cam-v2', '--quota', '2', '--expires', '8h', '--json']);
+    const r = await cli([
+      'batch',
+      'create',
+      '--hardware-model',
+      'cam-v2',
+      '--quota',
+      '2',
+      '--expires',
+      '8h',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const b = JSON.parse(r.stdout);
     expect(b).toMatchObject({ hardware_model: 'cam-v2', quota: 2, enrolled: 0, status: 'active' });
@@ -122,7 +136,14 @@ describe('edgeseal up and batch', () => {
     const csr = makeCsr(makeKey('ec-p256'), '/CN=cli-dev-1').toString('base64');
     const e = await curl(
       b.est_url,
-      ['--cacert', join(dataDir, 'ca', 'root.pem'), '-u', `${b.id}:${b.secret}`, '-H', 'Content-Type: application/pkcs10'],
+      [
+        '--cacert',
+        join(dataDir, 'ca', 'root.pem'),
+        '-u',
+        `${b.id}:${b.secret}`,
+        '-H',
+        'Content-Type: application/pkcs10',
+      ],
       csr,
     );
     expect(e.status).toBe(200);
@@ -136,10 +157,22 @@ describe('edgeseal up and batch', () => {
 
   it('bad arguments get a message naming the value and a non-zero exit', async () => {
     const cases: [string[], number, RegExp][] = [
-      [['batch', 'create', '--hardware-model', 'cam', '--quota', 'many'], 2, /--quota must be a positive integer, got "many"/],
+      [
+        ['batch', 'create', '--hardware-model', 'cam', '--quota', 'many'],
+        2,
+        /--quota must be a positive integer, got "many"/,
+      ],
       [['batch', 'create', '--quota', '3'], 2, /needs --hardware-model/],
-      [['batch', 'create', '--hardware-model', 'cam', '--quota', '3', '--expires', 'soon'], 1, /duration "soon"/],
-      [['batch', 'create', '--hardware-model', 'cam', '--quota', '3', '--colour', 'red'], 2, /Unknown option '--colour'/],
+      [
+        ['batch', 'create', '--hardware-model', 'cam', '--quota', '3', '--expires', 'soon'],
+        1,
+        /duration "soon"/,
+      ],
+      [
+        ['batch', 'create', '--hardware-model', 'cam', '--quota', '3', '--colour', 'red'],
+        2,
+        /Unknown option '--colour'/,
+      ],
       [['batch', 'revoke', 'b_doesnotexist'], 1, /batch b_doesnotexist does not exist/],
       [['frobnicate'], 2, /unknown command "frobnicate"/],
       [['up'], 2, /already running/],

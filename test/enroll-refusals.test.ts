@@ -81,12 +81,22 @@ describe('EST simpleenroll refusals', () => {
   });
 
   it('malformed base64', async () => {
-    const r = await expectRefused(() => enroll(batch, '@@not base64!!'), 400, /not valid base64/, 'ERR_BAD_ENCODING');
+    const r = await expectRefused(
+      () => enroll(batch, '@@not base64!!'),
+      400,
+      /not valid base64/,
+      'ERR_BAD_ENCODING',
+    );
     expect(r.headers).toMatch(/content-type: text\/plain/i);
   });
 
   it('base64 that is not DER', () =>
-    expectRefused(() => enroll(batch, Buffer.from('hello world, not a CSR').toString('base64')), 400, /not valid DER/, 'ERR_CSR_MALFORMED'));
+    expectRefused(
+      () => enroll(batch, Buffer.from('hello world, not a CSR').toString('base64')),
+      400,
+      /not valid DER/,
+      'ERR_CSR_MALFORMED',
+    ));
 
   it('a PEM body where base64 DER is expected', () =>
     expectRefused(
@@ -120,14 +130,34 @@ describe('EST simpleenroll refusals', () => {
 
   it('no credential, an unknown batch, and a wrong secret are 401 with a Basic challenge', async () => {
     const csr = b64(makeCsr(makeKey('ec-p256', dir), '/CN=cam-auth'));
-    const none = await expectRefused(() => enroll(null, csr), 401, /needs a production batch credential/, 'ERR_UNAUTHENTICATED');
+    const none = await expectRefused(
+      () => enroll(null, csr),
+      401,
+      /needs a production batch credential/,
+      'ERR_UNAUTHENTICATED',
+    );
     expect(none.headers).toMatch(/www-authenticate: Basic realm="edgeseal EST"/i);
-    await expectRefused(() => enroll({ id: 'b_nosuchbatch', secret: 'x' }, csr), 401, /unknown batch or wrong batch secret/, 'ERR_UNAUTHENTICATED');
-    await expectRefused(() => enroll({ id: batch.id, secret: 'wrong' }, csr), 401, /unknown batch or wrong batch secret/, 'ERR_UNAUTHENTICATED');
+    await expectRefused(
+      () => enroll({ id: 'b_nosuchbatch', secret: 'x' }, csr),
+      401,
+      /unknown batch or wrong batch secret/,
+      'ERR_UNAUTHENTICATED',
+    );
+    await expectRefused(
+      () => enroll({ id: batch.id, secret: 'wrong' }, csr),
+      401,
+      /unknown batch or wrong batch secret/,
+      'ERR_UNAUTHENTICATED',
+    );
   });
 
   it('weak and unknown keys say why', async () => {
-    await expectRefused(() => enroll(batch, b64(makeCsr(makeKey('rsa-1024', dir), '/CN=cam-rsa'))), 400, /RSA key of 1024 bits is too weak/, 'ERR_KEY_WEAK');
+    await expectRefused(
+      () => enroll(batch, b64(makeCsr(makeKey('rsa-1024', dir), '/CN=cam-rsa'))),
+      400,
+      /RSA key of 1024 bits is too weak/,
+      'ERR_KEY_WEAK',
+    );
     await expectRefused(
       () => enroll(batch, b64(makeCsr(makeKey('ec-secp256k1', dir), '/CN=cam-k1'))),
       400,
@@ -138,10 +168,30 @@ describe('EST simpleenroll refusals', () => {
 
   it('device ids: bad charset, too long, missing CN, wrong prefix', async () => {
     const key = makeKey('ec-p256', dir);
-    await expectRefused(() => enroll(batch, b64(makeCsr(key, '/CN=cam:1'))), 400, /must be 1–64 characters/, 'ERR_DEVICE_ID_INVALID');
-    await expectRefused(() => enroll(batch, b64(craftCsr(`cam-${'x'.repeat(70)}`))), 400, /must be 1–64 characters/, 'ERR_DEVICE_ID_INVALID');
-    await expectRefused(() => enroll(batch, b64(makeCsr(key, '/O=acme'))), 400, /exactly one CN/, 'ERR_DEVICE_ID_INVALID');
-    await expectRefused(() => enroll(batch, b64(makeCsr(key, '/CN=lamp-1'))), 400, /must start with this batch's prefix "cam-"/, 'ERR_DEVICE_ID_INVALID');
+    await expectRefused(
+      () => enroll(batch, b64(makeCsr(key, '/CN=cam:1'))),
+      400,
+      /must be 1–64 characters/,
+      'ERR_DEVICE_ID_INVALID',
+    );
+    await expectRefused(
+      () => enroll(batch, b64(craftCsr(`cam-${'x'.repeat(70)}`))),
+      400,
+      /must be 1–64 characters/,
+      'ERR_DEVICE_ID_INVALID',
+    );
+    await expectRefused(
+      () => enroll(batch, b64(makeCsr(key, '/O=acme'))),
+      400,
+      /exactly one CN/,
+      'ERR_DEVICE_ID_INVALID',
+    );
+    await expectRefused(
+      () => enroll(batch, b64(makeCsr(key, '/CN=lamp-1'))),
+      400,
+      /must start with this batch's prefix "cam-"/,
+      'ERR_DEVICE_ID_INVALID',
+    );
   });
 
   it('a hardware model that is not the batch model', () =>
@@ -155,8 +205,18 @@ describe('EST simpleenroll refusals', () => {
   it('a device id already enrolled, and one key offered for two devices', async () => {
     const key = makeKey('ec-p256', dir);
     expect((await enroll(batch, b64(makeCsr(key, '/CN=cam-dup')))).status).toBe(200);
-    await expectRefused(() => enroll(batch, b64(makeCsr(makeKey('ec-p256', dir), '/CN=cam-dup'))), 409, /already enrolled/, 'ERR_DEVICE_EXISTS');
-    await expectRefused(() => enroll(batch, b64(makeCsr(key, '/CN=cam-dup2'))), 409, /already registered to another device/, 'ERR_KEY_REUSED');
+    await expectRefused(
+      () => enroll(batch, b64(makeCsr(makeKey('ec-p256', dir), '/CN=cam-dup'))),
+      409,
+      /already enrolled/,
+      'ERR_DEVICE_EXISTS',
+    );
+    await expectRefused(
+      () => enroll(batch, b64(makeCsr(key, '/CN=cam-dup2'))),
+      409,
+      /already registered to another device/,
+      'ERR_KEY_REUSED',
+    );
   });
 });
 
@@ -177,13 +237,25 @@ describe('batch state refusals', () => {
     const r = await s.api(`/v1/batches/${batch.id}/revoke`, { method: 'POST', token: s.adminToken });
     expect(r.status).toBe(200);
     expect(((await r.json()) as { status: string }).status).toBe('revoked');
-    await expectRefused(() => enroll(batch, b64(makeCsr(makeKey('ec-p256', dir), '/CN=rv-1'))), 403, /has been revoked/, 'ERR_BATCH_REVOKED');
+    await expectRefused(
+      () => enroll(batch, b64(makeCsr(makeKey('ec-p256', dir), '/CN=rv-1'))),
+      403,
+      /has been revoked/,
+      'ERR_BATCH_REVOKED',
+    );
   });
 
   it('an expired batch', async () => {
     const batch = await createBatch(s);
-    await s.database.db.execute(sql`update batches set expires_at = now() - interval '1 minute' where id = ${batch.id}`);
-    await expectRefused(() => enroll(batch, b64(makeCsr(makeKey('ec-p256', dir), '/CN=ex-1'))), 403, /expired at/, 'ERR_BATCH_EXPIRED');
+    await s.database.db.execute(
+      sql`update batches set expires_at = now() - interval '1 minute' where id = ${batch.id}`,
+    );
+    await expectRefused(
+      () => enroll(batch, b64(makeCsr(makeKey('ec-p256', dir), '/CN=ex-1'))),
+      403,
+      /expired at/,
+      'ERR_BATCH_EXPIRED',
+    );
   });
 
   it('concurrent enrollments never exceed the quota', async () => {
@@ -205,7 +277,9 @@ describe('durability', () => {
         $$ begin raise exception 'disk full (test)'; end $$`),
     );
     await s.database.db.execute(
-      sql.raw('create trigger edgeseal_test_fail before insert on certificates for each row execute function edgeseal_test_fail()'),
+      sql.raw(
+        'create trigger edgeseal_test_fail before insert on certificates for each row execute function edgeseal_test_fail()',
+      ),
     );
     const key = makeKey('ec-p256', dir);
     const before = await counts();
@@ -233,16 +307,30 @@ describe('the /v1 JSON twin', () => {
       method: 'POST',
       headers: {
         'content-type': contentType,
-        ...(batch ? { authorization: `Basic ${Buffer.from(`${batch.id}:${batch.secret}`).toString('base64')}` } : {}),
+        ...(batch
+          ? { authorization: `Basic ${Buffer.from(`${batch.id}:${batch.secret}`).toString('base64')}` }
+          : {}),
       },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
   it('enrolls with a PEM CSR and returns PEM certificate and chain', async () => {
     const batch = await createBatch(s, { hardware_model: 'gw-1' });
-    const r = await post('/v1/enroll', { csr: toPem('CERTIFICATE REQUEST', makeCsr(makeKey('ed25519', dir), '/CN=json-1')), hardware_model: 'gw-1' }, batch);
+    const r = await post(
+      '/v1/enroll',
+      {
+        csr: toPem('CERTIFICATE REQUEST', makeCsr(makeKey('ed25519', dir), '/CN=json-1')),
+        hardware_model: 'gw-1',
+      },
+      batch,
+    );
     expect(r.status).toBe(201);
-    const body = (await r.json()) as { device_id: string; certificate: string; chain: string[]; serial: string };
+    const body = (await r.json()) as {
+      device_id: string;
+      certificate: string;
+      chain: string[];
+      serial: string;
+    };
     expect(body.device_id).toBe('json-1');
     expect(body.certificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(body.chain).toHaveLength(2);
@@ -253,8 +341,19 @@ describe('the /v1 JSON twin', () => {
     const cases: [unknown, number, string, string?][] = [
       ['{not json', 400, 'ERR_INVALID_REQUEST'],
       [{ csr: 42 }, 400, 'ERR_INVALID_REQUEST'],
-      [{ csr: '-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----' }, 400, 'ERR_BAD_ENCODING'],
-      [{ csr: toPem('CERTIFICATE REQUEST', makeCsr(makeKey('ec-p256', dir), '/CN=json-2')), hardware_model: 'other' }, 403, 'ERR_HARDWARE_MODEL_MISMATCH'],
+      [
+        { csr: '-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----' },
+        400,
+        'ERR_BAD_ENCODING',
+      ],
+      [
+        {
+          csr: toPem('CERTIFICATE REQUEST', makeCsr(makeKey('ec-p256', dir), '/CN=json-2')),
+          hardware_model: 'other',
+        },
+        403,
+        'ERR_HARDWARE_MODEL_MISMATCH',
+      ],
       [{ csr: 'AAAA' }, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE', 'text/plain'],
     ];
     for (const [body, status, code, ct] of cases) {
@@ -274,7 +373,9 @@ describe('the /v1 JSON twin', () => {
     const r = await s.api('/openapi.json');
     const doc = (await r.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/enroll', '/v1/batches', '/.well-known/est/simpleenroll']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/enroll', '/v1/batches', '/.well-known/est/simpleenroll']),
+    );
   });
 });
 

@@ -32,7 +32,15 @@ function certsFromPkcs7(body: Buffer): string {
 function enroll(batch: { id: string; secret: string }, csrDer: Buffer, extra: string[] = []) {
   return curl(
     `${est}/simpleenroll`,
-    ['--cacert', rootPem, '-u', `${batch.id}:${batch.secret}`, '-H', 'Content-Type: application/pkcs10', ...extra],
+    [
+      '--cacert',
+      rootPem,
+      '-u',
+      `${batch.id}:${batch.secret}`,
+      '-H',
+      'Content-Type: application/pkcs10',
+      ...extra,
+    ],
     b64(csrDer),
   );
 }
@@ -75,7 +83,9 @@ describe('EST simpleenroll', () => {
     expect(r.status, r.body.toString()).toBe(200);
     expect(r.headers).toMatch(/content-type: application\/pkcs7-mime; smime-type=certs-only/i);
     const leaf = writeTmp(dir, 'cam-0001.pem', certsFromPkcs7(r.body));
-    expect(openssl(['verify', '-CAfile', rootPem, '-untrusted', chainPem, '-purpose', 'sslclient', leaf])).toContain(': OK');
+    expect(
+      openssl(['verify', '-CAfile', rootPem, '-untrusted', chainPem, '-purpose', 'sslclient', leaf]),
+    ).toContain(': OK');
     const text = openssl(['x509', '-in', leaf, '-noout', '-text']);
     expect(text).toContain('Subject: CN = cam-0001, OU = cam-v2');
     expect(text).toContain('URI:spiffe://edgeseal.local/device/cam-0001');
@@ -84,7 +94,9 @@ describe('EST simpleenroll', () => {
     expect(text).toMatch(/Basic Constraints: critical\s+CA:FALSE/);
     expect(text).toContain('X509v3 Authority Key Identifier');
     expect(text).toContain('X509v3 Subject Key Identifier');
-    expect(text).toMatch(/CRL Distribution Points:[\s\S]*URI:http:\/\/localhost:\d+\/crl\/ica-[0-9a-f]+\.crl/);
+    expect(text).toMatch(
+      /CRL Distribution Points:[\s\S]*URI:http:\/\/localhost:\d+\/crl\/ica-[0-9a-f]+\.crl/,
+    );
     expect(text).toMatch(/OCSP - URI:http:\/\/localhost:\d+\/ocsp/);
     expect(text).toMatch(/CA Issuers - URI:http:\/\/localhost:\d+\/ca\/ica-[0-9a-f]+\.crt/);
     // serial: random, positive, ≥ 64 bits
@@ -115,7 +127,16 @@ describe('EST simpleenroll', () => {
     const first = await enroll(batch, makeCsr(key, '/CN=cam-renew'));
     expect(first.status).toBe(200);
     const certPath = writeTmp(dir, 'renew-1.pem', certsFromPkcs7(first.body));
-    const mtls = ['--cacert', rootPem, '--cert', certPath, '--key', key.keyPath, '-H', 'Content-Type: application/pkcs10'];
+    const mtls = [
+      '--cacert',
+      rootPem,
+      '--cert',
+      certPath,
+      '--key',
+      key.keyPath,
+      '-H',
+      'Content-Type: application/pkcs10',
+    ];
 
     const renew = await curl(`${est}/simplereenroll`, mtls, b64(makeCsr(key, '/CN=cam-renew')));
     expect(renew.status, renew.body.toString()).toBe(200);
@@ -129,7 +150,9 @@ describe('EST simpleenroll', () => {
     expect(rekey.status, rekey.body.toString()).toBe(200);
     const rekeyed = writeTmp(dir, 'renew-3.pem', certsFromPkcs7(rekey.body));
     const pub = (args: string[]) => execFileSync('openssl', args, { encoding: 'utf8' });
-    expect(pub(['x509', '-in', rekeyed, '-noout', '-pubkey'])).toBe(pub(['pkey', '-in', newKey.keyPath, '-pubout']));
+    expect(pub(['x509', '-in', rekeyed, '-noout', '-pubkey'])).toBe(
+      pub(['pkey', '-in', newKey.keyPath, '-pubout']),
+    );
 
     // another device's name is refused: re-enrollment keeps the subject (RFC 7030 §4.2.2)
     const other = await curl(`${est}/simplereenroll`, mtls, b64(makeCsr(key, '/CN=someone-else')));
@@ -139,17 +162,29 @@ describe('EST simpleenroll', () => {
 
   it('refuses re-enrollment without a client certificate, and with one from another CA', async () => {
     const key = makeKey('ec-p256', dir);
-    const none = await curl(`${est}/simplereenroll`, ['--cacert', rootPem, '-H', 'Content-Type: application/pkcs10'], b64(makeCsr(key, '/CN=x')));
+    const none = await curl(
+      `${est}/simplereenroll`,
+      ['--cacert', rootPem, '-H', 'Content-Type: application/pkcs10'],
+      b64(makeCsr(key, '/CN=x')),
+    );
     expect(none.status).toBe(401);
     const foreign = join(dir, 'foreign.pem');
     openssl(['req', '-x509', '-new', '-key', key.keyPath, '-subj', '/CN=x', '-days', '1', '-out', foreign]);
     const r = await curl(
       `${est}/simplereenroll`,
-      ['--cacert', rootPem, '--cert', foreign, '--key', key.keyPath, '-H', 'Content-Type: application/pkcs10'],
+      [
+        '--cacert',
+        rootPem,
+        '--cert',
+        foreign,
+        '--key',
+        key.keyPath,
+        '-H',
+        'Content-Type: application/pkcs10',
+      ],
       b64(makeCsr(key, '/CN=x')),
     );
     expect(r.status).toBe(401);
     expect(r.body.toString()).toMatch(/client certificate rejected/);
   });
 });
-

@@ -69,7 +69,10 @@ export class Authority {
       const model = this.checkModel(csr, batch, req.hardwareModel?.());
       const owner = await this.store.lookupDeviceAndKey(deviceId, csr.spkiSha256);
       if (owner.deviceExists) {
-        throw new EdgesealError('ERR_DEVICE_EXISTS', `device "${deviceId}" is already enrolled; renew with simplereenroll`);
+        throw new EdgesealError(
+          'ERR_DEVICE_EXISTS',
+          `device "${deviceId}" is already enrolled; renew with simplereenroll`,
+        );
       }
       if (owner.keyOwner) {
         throw new EdgesealError('ERR_KEY_REUSED', `this public key is already registered to another device`);
@@ -95,16 +98,23 @@ export class Authority {
     try {
       const clientSerial = req.clientSerial();
       if (!clientSerial) {
-        throw new EdgesealError('ERR_UNAUTHENTICATED', 're-enrollment needs the current device certificate as TLS client certificate');
+        throw new EdgesealError(
+          'ERR_UNAUTHENTICATED',
+          're-enrollment needs the current device certificate as TLS client certificate',
+        );
       }
       const current = await this.store.getCertificate(clientSerial);
-      if (!current || current.kind !== 'device' || !current.deviceId) {
-        throw new EdgesealError('ERR_CERT_UNKNOWN', 'the client certificate was not issued to a device by this CA');
+      if (current?.kind !== 'device' || !current.deviceId) {
+        throw new EdgesealError(
+          'ERR_CERT_UNKNOWN',
+          'the client certificate was not issued to a device by this CA',
+        );
       }
       deviceId = current.deviceId;
       actor = `device:${deviceId}`;
       if (current.revokedAt) throw new EdgesealError('ERR_CERT_REVOKED', 'the client certificate is revoked');
-      if (current.notAfter <= now) throw new EdgesealError('ERR_UNAUTHENTICATED', 'the client certificate has expired');
+      if (current.notAfter <= now)
+        throw new EdgesealError('ERR_UNAUTHENTICATED', 'the client certificate has expired');
       const csr = this.parseAndVerify(await req.readCsr());
       // RFC 7030 §4.2.2: the subject must be identical to the certificate being renewed.
       const cn = singleCn(csr);
@@ -119,7 +129,10 @@ export class Authority {
       if (csr.spkiSha256 !== current.spkiSha256) {
         const owner = await this.store.lookupDeviceAndKey(deviceId, csr.spkiSha256);
         if (owner.keyOwner && owner.keyOwner !== deviceId) {
-          throw new EdgesealError('ERR_KEY_REUSED', 'this public key is already registered to another device');
+          throw new EdgesealError(
+            'ERR_KEY_REUSED',
+            'this public key is already registered to another device',
+          );
         }
         if (!owner.keyOwner) newKey = { spkiSha256: csr.spkiSha256, deviceId };
       }
@@ -127,7 +140,10 @@ export class Authority {
       await this.store.commitIssuance({
         certificate: cert,
         ...(newKey ? { newKey } : {}),
-        audit: issuedEvent(now, actor, 'certificate.reenroll', cert, { previous_serial: current.serial, rekey: !!newKey }),
+        audit: issuedEvent(now, actor, 'certificate.reenroll', cert, {
+          previous_serial: current.serial,
+          rekey: !!newKey,
+        }),
       });
       return this.issued(cert);
     } catch (e) {
@@ -136,7 +152,8 @@ export class Authority {
   }
 
   private async authenticateBatch(cred: BatchCredential | undefined, now: Date): Promise<BatchRecord> {
-    if (!cred) throw new EdgesealError('ERR_UNAUTHENTICATED', 'enrollment needs a production batch credential');
+    if (!cred)
+      throw new EdgesealError('ERR_UNAUTHENTICATED', 'enrollment needs a production batch credential');
     const batch = await this.store.getBatch(cred.batchId);
     // One message for unknown batch and wrong secret: do not confirm which batch ids exist.
     if (!batch || !secretMatches(batch.secretHash, cred.secret)) {
@@ -144,10 +161,16 @@ export class Authority {
     }
     if (batch.revokedAt) throw new EdgesealError('ERR_BATCH_REVOKED', `batch ${batch.id} has been revoked`);
     if (batch.expiresAt <= now) {
-      throw new EdgesealError('ERR_BATCH_EXPIRED', `batch ${batch.id} expired at ${batch.expiresAt.toISOString()}`);
+      throw new EdgesealError(
+        'ERR_BATCH_EXPIRED',
+        `batch ${batch.id} expired at ${batch.expiresAt.toISOString()}`,
+      );
     }
     if (batch.enrolled >= batch.quota) {
-      throw new EdgesealError('ERR_BATCH_QUOTA_EXHAUSTED', `batch ${batch.id} has used its quota of ${batch.quota} devices`);
+      throw new EdgesealError(
+        'ERR_BATCH_QUOTA_EXHAUSTED',
+        `batch ${batch.id} has used its quota of ${batch.quota} devices`,
+      );
     }
     return batch;
   }
@@ -171,7 +194,13 @@ export class Authority {
     return batch.hardwareModel;
   }
 
-  private sign(csr: ParsedCsr, deviceId: string, model: string, batchId: string, now: Date): CertificateRecord {
+  private sign(
+    csr: ParsedCsr,
+    deviceId: string,
+    model: string,
+    batchId: string,
+    now: Date,
+  ): CertificateRecord {
     const serial = randomSerial(this.random);
     const notBefore = new Date(now.getTime() - this.options.backdateSeconds * 1000);
     const notAfter = new Date(now.getTime() + this.options.deviceValidityDays * 86_400_000);
@@ -209,7 +238,13 @@ export class Authority {
   }
 
   /** Audits a refusal (best effort: the refusal stands even if the audit write fails). */
-  private async refused(e: unknown, at: Date, actor: string, action: string, subject?: string): Promise<unknown> {
+  private async refused(
+    e: unknown,
+    at: Date,
+    actor: string,
+    action: string,
+    subject?: string,
+  ): Promise<unknown> {
     if (!(e instanceof EdgesealError)) return e;
     try {
       await this.store.appendAudit({ at, actor, action, outcome: 'refused', subject, reason: e.code });
@@ -223,7 +258,10 @@ export class Authority {
 function singleCn(csr: ParsedCsr): string {
   const cns = attributeValues(csr.subject, OID.commonName);
   if (cns.length !== 1) {
-    throw new EdgesealError('ERR_DEVICE_ID_INVALID', `the CSR subject must hold exactly one CN (the device id), found ${cns.length}`);
+    throw new EdgesealError(
+      'ERR_DEVICE_ID_INVALID',
+      `the CSR subject must hold exactly one CN (the device id), found ${cns.length}`,
+    );
   }
   return cns[0]!;
 }

@@ -26,7 +26,8 @@ const MAX_LIFETIME_S = 366 * 86_400;
 /** Parses durations like 90s, 45m, 8h, 7d. */
 export function parseDuration(text: string): number {
   const m = /^(\d{1,7})([smhd])$/.exec(text.trim());
-  if (!m) throw new EdgesealError('ERR_INVALID_REQUEST', `duration "${text}" must look like 90s, 45m, 8h or 7d`);
+  if (!m)
+    throw new EdgesealError('ERR_INVALID_REQUEST', `duration "${text}" must look like 90s, 45m, 8h or 7d`);
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
@@ -38,16 +39,29 @@ export class BatchService {
 
   async create(input: NewBatch, actor: string): Promise<{ batch: BatchRecord; secret: string }> {
     if (!HARDWARE_MODEL_RE.test(input.hardwareModel)) {
-      throw new EdgesealError('ERR_INVALID_REQUEST', `hardware model "${input.hardwareModel}" must be 1–64 of A–Z a–z 0–9 . _ -`);
+      throw new EdgesealError(
+        'ERR_INVALID_REQUEST',
+        `hardware model "${input.hardwareModel}" must be 1–64 of A–Z a–z 0–9 . _ -`,
+      );
     }
     if (!Number.isInteger(input.quota) || input.quota < 1 || input.quota > MAX_QUOTA) {
-      throw new EdgesealError('ERR_INVALID_REQUEST', `quota ${input.quota} must be an integer from 1 to ${MAX_QUOTA}`);
+      throw new EdgesealError(
+        'ERR_INVALID_REQUEST',
+        `quota ${input.quota} must be an integer from 1 to ${MAX_QUOTA}`,
+      );
     }
-    if (!Number.isInteger(input.expiresInSeconds) || input.expiresInSeconds < 60 || input.expiresInSeconds > MAX_LIFETIME_S) {
+    if (
+      !Number.isInteger(input.expiresInSeconds) ||
+      input.expiresInSeconds < 60 ||
+      input.expiresInSeconds > MAX_LIFETIME_S
+    ) {
       throw new EdgesealError('ERR_INVALID_REQUEST', `expiry must be between 1 minute and 366 days`);
     }
     if (input.idPrefix !== undefined && !DEVICE_ID_RE.test(input.idPrefix)) {
-      throw new EdgesealError('ERR_INVALID_REQUEST', `id prefix "${input.idPrefix}" is not a valid device id start`);
+      throw new EdgesealError(
+        'ERR_INVALID_REQUEST',
+        `id prefix "${input.idPrefix}" is not a valid device id start`,
+      );
     }
     const now = this.clock.now();
     const secret = newSecret();
@@ -69,14 +83,24 @@ export class BatchService {
       action: 'batch.create',
       outcome: 'ok',
       subject: batch.id,
-      details: { hardware_model: batch.hardwareModel, quota: batch.quota, expires_at: batch.expiresAt.toISOString() },
+      details: {
+        hardware_model: batch.hardwareModel,
+        quota: batch.quota,
+        expires_at: batch.expiresAt.toISOString(),
+      },
     });
     return { batch, secret };
   }
 
   async revoke(id: string, actor: string): Promise<BatchRecord> {
     const now = this.clock.now();
-    const b = await this.store.revoke(id, now, { at: now, actor, action: 'batch.revoke', outcome: 'ok', subject: id });
+    const b = await this.store.revoke(id, now, {
+      at: now,
+      actor,
+      action: 'batch.revoke',
+      outcome: 'ok',
+      subject: id,
+    });
     if (!b) throw new EdgesealError('ERR_NOT_FOUND', `batch ${id} does not exist`);
     return b;
   }
@@ -94,7 +118,13 @@ export class BatchService {
 
 /** What clients see of a batch: never the secret hash. */
 export function batchView(b: BatchRecord, now: Date) {
-  const status = b.revokedAt ? 'revoked' : b.expiresAt <= now ? 'expired' : b.enrolled >= b.quota ? 'exhausted' : 'active';
+  const status = b.revokedAt
+    ? 'revoked'
+    : b.expiresAt <= now
+      ? 'expired'
+      : b.enrolled >= b.quota
+        ? 'exhausted'
+        : 'active';
   return {
     id: b.id,
     hardware_model: b.hardwareModel,

@@ -2,7 +2,8 @@
 // is the right storage hash (no password stretching needed); comparison is constant-time.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export const newSecret = (random: (n: number) => Buffer = randomBytes): string => random(32).toString('base64url');
+export const newSecret = (random: (n: number) => Buffer = randomBytes): string =>
+  random(32).toString('base64url');
 
 /** Short unguessable id, lowercase base32-ish, safe in URLs, CNs and HTTP Basic user names. */
 export function newId(prefix: string, random: (n: number) => Buffer = randomBytes): string {
@@ -13,7 +14,8 @@ export function newId(prefix: string, random: (n: number) => Buffer = randomByte
   return `${prefix}_${out}`;
 }
 
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+export const hashSecret = (secret: string): string =>
+  createHash('sha256').update(secret, 'utf8').digest('hex');
 
 export function secretMatches(storedHash: string, presented: string): boolean {
   const a = Buffer.from(storedHash, 'hex');

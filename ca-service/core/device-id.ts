@@ -12,7 +12,10 @@ export function checkDeviceId(id: string, prefix: string | null): string {
     );
   }
   if (prefix && !id.startsWith(prefix)) {
-    throw new EdgesealError('ERR_DEVICE_ID_INVALID', `device id "${id}" must start with this batch's prefix "${prefix}"`);
+    throw new EdgesealError(
+      'ERR_DEVICE_ID_INVALID',
+      `device id "${id}" must start with this batch's prefix "${prefix}"`,
+    );
   }
   return id;
 }

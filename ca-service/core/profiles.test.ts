@@ -9,7 +9,10 @@ import { makeIssuer } from './issuer.ts';
 import { deviceCertificate, issuingCaCertificate, rootCertificate, serverCertificate } from './profiles.ts';
 
 const HOUR = 3600_000;
-const validity = (days: number) => ({ notBefore: new Date(Date.now() - HOUR), notAfter: new Date(Date.now() + days * 24 * HOUR) });
+const validity = (days: number) => ({
+  notBefore: new Date(Date.now() - HOUR),
+  notAfter: new Date(Date.now() + days * 24 * HOUR),
+});
 
 function hierarchy(alg: 'P-256' | 'P-384') {
   const curve = alg === 'P-256' ? 'prime256v1' : 'secp384r1';
@@ -55,7 +58,9 @@ describe.each(['P-256', 'P-384'] as const)('certificate profiles with a %s CA', 
         validity: validity(365),
       });
       const leaf = writeTmp(dir, `leaf-${spec}.pem`, toPem('CERTIFICATE', der));
-      expect(openssl(['verify', '-CAfile', rootPem, '-untrusted', chainPem, '-purpose', 'sslclient', leaf])).toContain(': OK');
+      expect(
+        openssl(['verify', '-CAfile', rootPem, '-untrusted', chainPem, '-purpose', 'sslclient', leaf]),
+      ).toContain(': OK');
       const text = openssl(['x509', '-in', leaf, '-noout', '-text']);
       expect(text).toContain('Subject: CN = cam-0001, OU = cam-v2');
       expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature\n/);
@@ -104,7 +109,9 @@ describe.each(['P-256', 'P-384'] as const)('certificate profiles with a %s CA', 
       validity: validity(30),
     });
     const leaf = writeTmp(dir, 'server.pem', toPem('CERTIFICATE', der));
-    expect(openssl(['verify', '-CAfile', rootPem, '-untrusted', chainPem, '-purpose', 'sslserver', leaf])).toContain(': OK');
+    expect(
+      openssl(['verify', '-CAfile', rootPem, '-untrusted', chainPem, '-purpose', 'sslserver', leaf]),
+    ).toContain(': OK');
     expect(openssl(['x509', '-in', leaf, '-noout', '-ext', 'subjectAltName'])).toContain(
       'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1',
     );

@@ -33,7 +33,10 @@ export function rootCertificate(p: {
   validity: Validity;
   signer: Signer;
 }): Buffer {
-  const name = encodeName([{ type: OID.commonName, value: p.subject }, { type: OID.organizationName, value: 'edgeseal' }]);
+  const name = encodeName([
+    { type: OID.commonName, value: p.subject },
+    { type: OID.organizationName, value: 'edgeseal' },
+  ]);
   const keyId = keyIdentifier(spkiKeyBits(p.spki));
   const tbs = buildTbs(
     {
@@ -63,7 +66,10 @@ export function issuingCaCertificate(
     {
       serial: p.serial,
       issuer: root.cert.subjectDer,
-      subject: encodeName([{ type: OID.commonName, value: p.subject }, { type: OID.organizationName, value: 'edgeseal' }]),
+      subject: encodeName([
+        { type: OID.commonName, value: p.subject },
+        { type: OID.organizationName, value: 'edgeseal' },
+      ]),
       ...p.validity,
       spki: p.spki,
       extensions: [

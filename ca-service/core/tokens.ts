@@ -37,8 +37,23 @@ export class TokenService {
   async create(role: Role, label: string | null, actor: string, expiresAt: Date | null = null) {
     const now = this.clock.now();
     const secret = newSecret();
-    const rec: TokenRecord = { id: newId('tok'), role, label, secretHash: hashSecret(secret), expiresAt, revokedAt: null, createdAt: now };
-    await this.store.insert(rec, { at: now, actor, action: 'token.create', outcome: 'ok', subject: rec.id, details: { role } });
+    const rec: TokenRecord = {
+      id: newId('tok'),
+      role,
+      label,
+      secretHash: hashSecret(secret),
+      expiresAt,
+      revokedAt: null,
+      createdAt: now,
+    };
+    await this.store.insert(rec, {
+      at: now,
+      actor,
+      action: 'token.create',
+      outcome: 'ok',
+      subject: rec.id,
+      details: { role },
+    });
     return { token: `${rec.id}.${secret}`, record: rec };
   }
 
@@ -52,7 +67,8 @@ export class TokenService {
     if (rec.expiresAt && rec.expiresAt <= this.clock.now()) {
       throw new EdgesealError('ERR_UNAUTHENTICATED', 'this API token has expired');
     }
-    if (!(ROLES as readonly string[]).includes(rec.role)) throw new TypeError(`token ${rec.id} has unknown role ${rec.role}`);
+    if (!(ROLES as readonly string[]).includes(rec.role))
+      throw new TypeError(`token ${rec.id} has unknown role ${rec.role}`);
     return { tokenId: rec.id, role: rec.role as Role, actor: `${rec.role}:${rec.id}` };
   }
 }

@@ -46,7 +46,9 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
     }),
   );
   app.onError((err, c) => errorResponse(err, c));
-  app.notFound((c) => errorResponse(new EdgesealError('ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c));
+  app.notFound((c) =>
+    errorResponse(new EdgesealError('ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c),
+  );
 
   app.route('/.well-known/est', estRoutes(d.authority, d.chain));
   app.route('/v1', enrollRoutes(d.authority));

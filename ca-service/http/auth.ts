@@ -11,7 +11,11 @@ export function requireRole(tokens: TokenService, ...roles: Role[]): MiddlewareH
   return async (c, next) => {
     const h = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(h);
-    if (!m) throw new EdgesealError('ERR_UNAUTHENTICATED', 'this endpoint needs an API token (Authorization: Bearer …)');
+    if (!m)
+      throw new EdgesealError(
+        'ERR_UNAUTHENTICATED',
+        'this endpoint needs an API token (Authorization: Bearer …)',
+      );
     const p = await tokens.authenticate(m[1]!);
     c.set('principal', p);
     c.get('logFields').actor = p.actor;

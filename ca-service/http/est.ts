@@ -11,15 +11,21 @@ import { csrAttributes } from './csr-attrs.ts';
 import { verifiedPeerSerial } from './tls-peer.ts';
 
 /** base64 in 64-character lines: what `base64 -d` and `openssl base64 -d` both read. */
-export const mimeBase64 = (der: Buffer): string => `${(der.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n`;
+export const mimeBase64 = (der: Buffer): string =>
+  `${(der.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n`;
 
 const PKCS7_CERTS_ONLY = 'application/pkcs7-mime; smime-type=certs-only';
 
-async function readCsr(c: { req: { header(n: string): string | undefined; text(): Promise<string> } }): Promise<Buffer> {
+async function readCsr(c: {
+  req: { header(n: string): string | undefined; text(): Promise<string> };
+}): Promise<Buffer> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   // RFC 7030 §4.2.1: the request is an application/pkcs10 body.
   if (type !== 'application/pkcs10') {
-    throw new EdgesealError('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/pkcs10, got "${type || 'none'}"`);
+    throw new EdgesealError(
+      'ERR_UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type must be application/pkcs10, got "${type || 'none'}"`,
+    );
   }
   return decodeBase64Strict(await c.req.text(), 'PKCS#10 body');
 }
@@ -49,7 +55,10 @@ export function estRoutes(authority: Authority, chain: readonly Buffer[]): Hono<
 
   // RFC 7030 §4.2.2: authenticated by the device's current certificate over TLS (§3.3.2).
   app.post('/simplereenroll', async (c) => {
-    const issued = await authority.reenroll({ readCsr: () => readCsr(c), clientSerial: () => verifiedPeerSerial(c) });
+    const issued = await authority.reenroll({
+      readCsr: () => readCsr(c),
+      clientSerial: () => verifiedPeerSerial(c),
+    });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.body(mimeBase64(certsOnly([issued.der])), 200, {
       'Content-Type': PKCS7_CERTS_ONLY,

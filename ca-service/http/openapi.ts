@@ -5,7 +5,10 @@ import * as S from './v1/schemas.ts';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: schema(S.Problem) } } });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: schema(S.Problem) } },
+});
 const errors = {
   '400': problem('malformed or refused input'),
   '401': problem('missing or bad credential'),
@@ -24,13 +27,22 @@ export function openApiDocument(version: string) {
       },
     },
     paths: {
-      '/v1/ca': { get: { summary: 'CA certificates and trust domain', responses: { '200': { description: 'ok', ...json(S.CaInfo) } } } },
+      '/v1/ca': {
+        get: {
+          summary: 'CA certificates and trust domain',
+          responses: { '200': { description: 'ok', ...json(S.CaInfo) } },
+        },
+      },
       '/v1/enroll': {
         post: {
           summary: 'Enroll a device (JSON twin of EST simpleenroll)',
           security: [{ batch: [] }],
           requestBody: { required: true, ...json(S.EnrollBody) },
-          responses: { '201': { description: 'issued', ...json(S.Issued) }, ...errors, '409': problem('device or key already enrolled') },
+          responses: {
+            '201': { description: 'issued', ...json(S.Issued) },
+            ...errors,
+            '409': problem('device or key already enrolled'),
+          },
         },
       },
       '/v1/reenroll': {
@@ -42,31 +54,80 @@ export function openApiDocument(version: string) {
         },
       },
       '/v1/batches': {
-        get: { summary: 'List production batches', security: [{ token: [] }], responses: { '200': { description: 'ok' }, ...errors } },
+        get: {
+          summary: 'List production batches',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
+        },
         post: {
           summary: 'Create a production batch (admin)',
           security: [{ token: [] }],
           requestBody: { required: true, ...json(S.BatchCreateBody) },
-          responses: { '201': { description: 'created; the secret is shown once', ...json(S.BatchCreated) }, ...errors },
+          responses: {
+            '201': { description: 'created; the secret is shown once', ...json(S.BatchCreated) },
+            ...errors,
+          },
         },
       },
       '/v1/batches/{id}': {
-        get: { summary: 'One batch', security: [{ token: [] }], responses: { '200': { description: 'ok', ...json(S.Batch) }, ...errors, '404': problem('no such batch') } },
+        get: {
+          summary: 'One batch',
+          security: [{ token: [] }],
+          responses: {
+            '200': { description: 'ok', ...json(S.Batch) },
+            ...errors,
+            '404': problem('no such batch'),
+          },
+        },
       },
       '/v1/batches/{id}/revoke': {
-        post: { summary: 'Revoke a batch credential (idempotent)', security: [{ token: [] }], responses: { '200': { description: 'ok', ...json(S.Batch) }, ...errors, '404': problem('no such batch') } },
+        post: {
+          summary: 'Revoke a batch credential (idempotent)',
+          security: [{ token: [] }],
+          responses: {
+            '200': { description: 'ok', ...json(S.Batch) },
+            ...errors,
+            '404': problem('no such batch'),
+          },
+        },
       },
       '/v1/certificates/{serial}': {
-        get: { summary: 'One certificate', security: [{ token: [] }], responses: { '200': { description: 'ok', ...json(S.Certificate) }, ...errors, '404': problem('no such certificate') } },
+        get: {
+          summary: 'One certificate',
+          security: [{ token: [] }],
+          responses: {
+            '200': { description: 'ok', ...json(S.Certificate) },
+            ...errors,
+            '404': problem('no such certificate'),
+          },
+        },
       },
-      '/.well-known/est/cacerts': { get: { summary: 'EST CA certificates (RFC 7030 §4.1)', responses: { '200': { description: 'application/pkcs7-mime, base64' } } } },
+      '/.well-known/est/cacerts': {
+        get: {
+          summary: 'EST CA certificates (RFC 7030 §4.1)',
+          responses: { '200': { description: 'application/pkcs7-mime, base64' } },
+        },
+      },
       '/.well-known/est/simpleenroll': {
-        post: { summary: 'EST enrollment (RFC 7030 §4.2.1)', security: [{ batch: [] }], responses: { '200': { description: 'application/pkcs7-mime; smime-type=certs-only, base64' } } },
+        post: {
+          summary: 'EST enrollment (RFC 7030 §4.2.1)',
+          security: [{ batch: [] }],
+          responses: { '200': { description: 'application/pkcs7-mime; smime-type=certs-only, base64' } },
+        },
       },
       '/.well-known/est/simplereenroll': {
-        post: { summary: 'EST re-enrollment (RFC 7030 §4.2.2)', security: [{ deviceCert: [] }], responses: { '200': { description: 'application/pkcs7-mime; smime-type=certs-only, base64' } } },
+        post: {
+          summary: 'EST re-enrollment (RFC 7030 §4.2.2)',
+          security: [{ deviceCert: [] }],
+          responses: { '200': { description: 'application/pkcs7-mime; smime-type=certs-only, base64' } },
+        },
       },
-      '/.well-known/est/csrattrs': { get: { summary: 'EST CSR attributes (RFC 7030 §4.5)', responses: { '200': { description: 'application/csrattrs, base64' } } } },
+      '/.well-known/est/csrattrs': {
+        get: {
+          summary: 'EST CSR attributes (RFC 7030 §4.5)',
+          responses: { '200': { description: 'application/csrattrs, base64' } },
+        },
+      },
     },
   };
 }

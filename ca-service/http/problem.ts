@@ -63,7 +63,10 @@ export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
   if (!e || status >= 500) c.get('log')?.error({ err, request_id: requestId }, 'request failed');
   const detail = e && status < 500 ? e.detail : e && status === 503 ? e.detail : 'internal error';
   const headers: Record<string, string> = {};
-  if (status === 401) headers['WWW-Authenticate'] = c.req.path.startsWith('/.well-known/est/') ? 'Basic realm="edgeseal EST"' : 'Bearer';
+  if (status === 401)
+    headers['WWW-Authenticate'] = c.req.path.startsWith('/.well-known/est/')
+      ? 'Basic realm="edgeseal EST"'
+      : 'Bearer';
   if (status === 503) headers['Retry-After'] = '5';
   if (c.req.path.startsWith('/.well-known/est/')) {
     // RFC 7030 §4.2.3: error responses carry a human-readable text body.
@@ -71,7 +74,14 @@ export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
   }
   const code = e?.code ?? 'ERR_INTERNAL';
   return c.body(
-    JSON.stringify({ type: `urn:edgeseal:error:${code}`, title: title(code), status, detail, code, request_id: requestId }),
+    JSON.stringify({
+      type: `urn:edgeseal:error:${code}`,
+      title: title(code),
+      status,
+      detail,
+      code,
+      request_id: requestId,
+    }),
     status as 400,
     { ...headers, 'Content-Type': 'application/problem+json' },
   );

@@ -12,14 +12,19 @@ export function createPublicApp(issuers: readonly Issuer[], log: Logger): Hono<A
   const app = new Hono<AppEnv>();
   app.use('*', requestLog(log));
   app.onError((err, c) => errorResponse(err, c));
-  app.notFound((c) => errorResponse(new EdgesealError('ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c));
+  app.notFound((c) =>
+    errorResponse(new EdgesealError('ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c),
+  );
   const byId = new Map(issuers.map((i) => [i.id, i.cert.der]));
   // RFC 5280 §4.2.2.1: caIssuers over HTTP serves a DER certificate.
   app.get('/ca/:file', (c) => {
     const m = /^(.+)\.crt$/.exec(c.req.param('file'));
     const der = m ? byId.get(m[1]!) : undefined;
     if (!der) throw new EdgesealError('ERR_NOT_FOUND', 'no such CA certificate');
-    return c.body(new Uint8Array(der), 200, { 'Content-Type': 'application/pkix-cert', 'Cache-Control': 'public, max-age=86400' });
+    return c.body(new Uint8Array(der), 200, {
+      'Content-Type': 'application/pkix-cert',
+      'Cache-Control': 'public, max-age=86400',
+    });
   });
   app.get('/health', (c) => c.json({ status: 'ok' }));
   return app;

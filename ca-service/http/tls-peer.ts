@@ -14,7 +14,10 @@ export function verifiedPeerSerial(c: Context<AppEnv>): string | undefined {
   const peer = socket?.getPeerX509Certificate?.();
   if (!socket || !peer) return undefined;
   if (!socket.authorized) {
-    throw new EdgesealError('ERR_UNAUTHENTICATED', `client certificate rejected: ${String(socket.authorizationError)}`);
+    throw new EdgesealError(
+      'ERR_UNAUTHENTICATED',
+      `client certificate rejected: ${String(socket.authorizationError)}`,
+    );
   }
   return parseCertificate(peer.raw).serialHex;
 }

@@ -6,7 +6,10 @@ import { EdgesealError } from '../../lib/errors.ts';
 export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
-    throw new EdgesealError('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json, got "${type || 'none'}"`);
+    throw new EdgesealError(
+      'ERR_UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type must be application/json, got "${type || 'none'}"`,
+    );
   }
   let raw: unknown;
   try {

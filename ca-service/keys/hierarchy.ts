@@ -29,7 +29,8 @@ export interface Hierarchy {
   readonly kekId: string;
 }
 
-const years = (d: Date, n: number) => new Date(Date.UTC(d.getUTCFullYear() + n, d.getUTCMonth(), d.getUTCDate()));
+const years = (d: Date, n: number) =>
+  new Date(Date.UTC(d.getUTCFullYear() + n, d.getUTCMonth(), d.getUTCDate()));
 const keyTag = (spki: Buffer) => createHash('sha256').update(spki).digest('hex').slice(0, 10);
 const aadFor = (id: string) => `edgeseal-ca-key:${id}`;
 
@@ -60,8 +61,20 @@ function create(kek: Kek, o: HierarchyOptions) {
   });
   return {
     rows: [
-      { id: rootId, role: 'root' as const, certDer: rootDer, keyWrapped: wrapPrivateKey(kek.key, rk.privateKey, aadFor(rootId)), algorithm: o.algorithm },
-      { id: issuingId, role: 'issuing' as const, certDer: issuingDer, keyWrapped: wrapPrivateKey(kek.key, ik.privateKey, aadFor(issuingId)), algorithm: o.algorithm },
+      {
+        id: rootId,
+        role: 'root' as const,
+        certDer: rootDer,
+        keyWrapped: wrapPrivateKey(kek.key, rk.privateKey, aadFor(rootId)),
+        algorithm: o.algorithm,
+      },
+      {
+        id: issuingId,
+        role: 'issuing' as const,
+        certDer: issuingDer,
+        keyWrapped: wrapPrivateKey(kek.key, ik.privateKey, aadFor(issuingId)),
+        algorithm: o.algorithm,
+      },
     ],
     audit: {
       at: o.now,
@@ -82,7 +95,8 @@ function load(row: CaKeyRow, kek: Kek, o: HierarchyOptions): Issuer {
 export async function ensureHierarchy(store: CaKeyStore, kek: Kek, o: HierarchyOptions): Promise<Hierarchy> {
   const created = await store.createOnce(() => create(kek, o));
   const [rootRow, issuingRow] = [await store.active('root'), await store.active('issuing')];
-  if (!rootRow || !issuingRow) throw new EdgesealError('ERR_CA_NOT_INITIALIZED', 'CA hierarchy is incomplete in the database');
+  if (!rootRow || !issuingRow)
+    throw new EdgesealError('ERR_CA_NOT_INITIALIZED', 'CA hierarchy is incomplete in the database');
   const root = load(rootRow, kek, o);
   const issuing = load(issuingRow, kek, o);
   return { root, issuing, chain: [issuing.cert.der, root.cert.der], created, kekId: kek.id };

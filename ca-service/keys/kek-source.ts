@@ -19,12 +19,19 @@ export function parseKek(text: string, what: string): Buffer {
   const t = text.trim();
   const key = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
   if (key.length !== 32) {
-    throw new EdgesealError('ERR_CONFIG', `${what} must be 32 bytes as base64 or 64 hex digits (got ${key.length} bytes)`);
+    throw new EdgesealError(
+      'ERR_CONFIG',
+      `${what} must be 32 bytes as base64 or 64 hex digits (got ${key.length} bytes)`,
+    );
   }
   return key;
 }
 
-export function loadKek(opts: { envKek?: string | undefined; kekFile?: string | undefined; dataDir: string }): Kek {
+export function loadKek(opts: {
+  envKek?: string | undefined;
+  kekFile?: string | undefined;
+  dataDir: string;
+}): Kek {
   if (opts.envKek) {
     const key = parseKek(opts.envKek, 'EDGESEAL_KEK');
     return { key, id: kekId(key).toString('hex'), source: 'env', created: false };
@@ -33,7 +40,10 @@ export function loadKek(opts: { envKek?: string | undefined; kekFile?: string | 
   if (existsSync(path)) {
     const mode = statSync(path).mode & 0o777;
     if (mode & 0o077) {
-      throw new EdgesealError('ERR_KEK', `KEK file ${path} is readable by others (mode ${mode.toString(8)}); chmod 600 it`);
+      throw new EdgesealError(
+        'ERR_KEK',
+        `KEK file ${path} is readable by others (mode ${mode.toString(8)}); chmod 600 it`,
+      );
     }
     const key = parseKek(readFileSync(path, 'utf8'), `KEK file ${path}`);
     return { key, id: kekId(key).toString('hex'), source: 'file', path, created: false };

@@ -28,7 +28,11 @@ export class CaKeyStore {
   ): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(7468202)`);
-      const [existing] = await tx.select({ id: caKeys.id }).from(caKeys).where(eq(caKeys.role, 'root')).limit(1);
+      const [existing] = await tx
+        .select({ id: caKeys.id })
+        .from(caKeys)
+        .where(eq(caKeys.role, 'root'))
+        .limit(1);
       if (existing) return false;
       const { rows, audit } = create();
       await tx.insert(caKeys).values(rows);

@@ -67,7 +67,8 @@ export class IssuanceStore implements AuthorityStore {
   private async write(items: readonly Write[]): Promise<void> {
     const recs = items.flatMap((i) => (i.kind === 'issuance' ? [i.record] : []));
     const increments = new Map<string, number>();
-    for (const r of recs) if (r.newDevice) increments.set(r.newDevice.batchId, (increments.get(r.newDevice.batchId) ?? 0) + 1);
+    for (const r of recs)
+      if (r.newDevice) increments.set(r.newDevice.batchId, (increments.get(r.newDevice.batchId) ?? 0) + 1);
     const now = this.now();
     await this.db.transaction(async (tx) => {
       for (const [batchId, k] of increments) {
@@ -91,7 +92,9 @@ export class IssuanceStore implements AuthorityStore {
       if (newKeys.length) await tx.insert(deviceKeys).values(newKeys);
       if (recs.length) await tx.insert(certificates).values(recs.map((r) => r.certificate));
       // audit rows in submission order, so `seq` follows the order requests were decided
-      await tx.insert(auditEvents).values(items.map((i) => auditRow(i.kind === 'issuance' ? i.record.audit : i.event)));
+      await tx
+        .insert(auditEvents)
+        .values(items.map((i) => auditRow(i.kind === 'issuance' ? i.record.audit : i.event)));
     });
   }
 
@@ -107,10 +110,17 @@ export class IssuanceStore implements AuthorityStore {
           throw new EdgesealError('ERR_DEVICE_EXISTS', 'this device id was enrolled by a concurrent request');
         }
         if (pg.constraint?.startsWith('device_keys')) {
-          throw new EdgesealError('ERR_KEY_REUSED', 'this public key was registered to another device concurrently');
+          throw new EdgesealError(
+            'ERR_KEY_REUSED',
+            'this public key was registered to another device concurrently',
+          );
         }
       }
-      throw new EdgesealError('ERR_STORE_UNAVAILABLE', 'the certificate could not be recorded; it was not issued', { cause: e });
+      throw new EdgesealError(
+        'ERR_STORE_UNAVAILABLE',
+        'the certificate could not be recorded; it was not issued',
+        { cause: e },
+      );
     }
   }
 
@@ -119,6 +129,9 @@ export class IssuanceStore implements AuthorityStore {
     if (!b) return new EdgesealError('ERR_UNAUTHENTICATED', 'unknown batch');
     if (b.revokedAt) return new EdgesealError('ERR_BATCH_REVOKED', `batch ${b.id} has been revoked`);
     if (b.expiresAt <= this.now()) return new EdgesealError('ERR_BATCH_EXPIRED', `batch ${b.id} has expired`);
-    return new EdgesealError('ERR_BATCH_QUOTA_EXHAUSTED', `batch ${b.id} has used its quota of ${b.quota} devices`);
+    return new EdgesealError(
+      'ERR_BATCH_QUOTA_EXHAUSTED',
+      `batch ${b.id} has used its quota of ${b.quota} devices`,
+    );
   }
 }

@@ -63,7 +63,8 @@ export function children(n: Node): Node[] {
 
 export function expect(n: Node | undefined, tag: number, what: string): Node {
   if (!n) throw new DerError(`${what} is missing`);
-  if (n.tag !== tag) throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, got 0x${n.tag.toString(16)}`);
+  if (n.tag !== tag)
+    throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, got 0x${n.tag.toString(16)}`);
   return n;
 }
 

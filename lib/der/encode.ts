@@ -109,6 +109,9 @@ export function time(d: Date): Buffer {
 }
 
 export const generalizedTime = (d: Date): Buffer => {
-  const s = d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+  const s = d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return tlv(Tag.GENERALIZED_TIME, Buffer.from(s, 'ascii'));
 };

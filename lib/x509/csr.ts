@@ -42,7 +42,7 @@ function classifyKey(algId: Node, publicKey: KeyObject): { keyType: KeyType; key
   const [alg, params] = children(expect(algId, 0x30, 'SubjectPublicKeyInfo.algorithm'));
   const algOid = oidString(expect(alg, 0x06, 'key algorithm'));
   if (algOid === OID.ecPublicKey) {
-    if (!params || params.tag !== 0x06) {
+    if (params?.tag !== 0x06) {
       throw new EdgesealError('ERR_KEY_UNSUPPORTED', 'EC key without a named curve is not accepted');
     }
     const curve = oidString(params);
@@ -56,10 +56,16 @@ function classifyKey(algId: Node, publicKey: KeyObject): { keyType: KeyType; key
   if (algOid === OID.rsaEncryption) {
     const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
     if (bits < MIN_RSA_BITS) {
-      throw new EdgesealError('ERR_KEY_WEAK', `RSA key of ${bits} bits is too weak; at least ${MIN_RSA_BITS} required`);
+      throw new EdgesealError(
+        'ERR_KEY_WEAK',
+        `RSA key of ${bits} bits is too weak; at least ${MIN_RSA_BITS} required`,
+      );
     }
     if (bits > MAX_RSA_BITS) {
-      throw new EdgesealError('ERR_KEY_UNSUPPORTED', `RSA key of ${bits} bits is larger than ${MAX_RSA_BITS}`);
+      throw new EdgesealError(
+        'ERR_KEY_UNSUPPORTED',
+        `RSA key of ${bits} bits is larger than ${MAX_RSA_BITS}`,
+      );
     }
     return { keyType: 'rsa', keyBits: bits };
   }
@@ -89,7 +95,9 @@ export function parseCsr(der: Buffer): ParsedCsr {
     try {
       publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
     } catch (e) {
-      throw new EdgesealError('ERR_KEY_UNSUPPORTED', 'the public key in the CSR cannot be decoded', { cause: e });
+      throw new EdgesealError('ERR_KEY_UNSUPPORTED', 'the public key in the CSR cannot be decoded', {
+        cause: e,
+      });
     }
     const key = classifyKey(algId!, publicKey);
     const sigOidNode = children(expect(sigAlg, 0x30, 'signatureAlgorithm'))[0];
@@ -107,7 +115,8 @@ export function parseCsr(der: Buffer): ParsedCsr {
       signature: bitStringBytes(expect(sig, 0x03, 'signature')),
     };
   } catch (e) {
-    if (e instanceof DerError) throw new EdgesealError('ERR_CSR_MALFORMED', `CSR is not valid DER: ${e.message}`);
+    if (e instanceof DerError)
+      throw new EdgesealError('ERR_CSR_MALFORMED', `CSR is not valid DER: ${e.message}`);
     throw e;
   }
 }
@@ -116,7 +125,10 @@ export function parseCsr(der: Buffer): ParsedCsr {
 export function verifyCsrSignature(csr: ParsedCsr): void {
   const alg = SIGNATURE_ALGORITHMS[csr.signatureAlgorithm];
   if (!alg) {
-    throw new EdgesealError('ERR_CSR_SIGNATURE', `signature algorithm ${csr.signatureAlgorithm} is not accepted`);
+    throw new EdgesealError(
+      'ERR_CSR_SIGNATURE',
+      `signature algorithm ${csr.signatureAlgorithm} is not accepted`,
+    );
   }
   if (alg.family !== KEY_SIGNATURE_FAMILY[csr.keyType]) {
     throw new EdgesealError('ERR_CSR_SIGNATURE', `signature algorithm does not match the ${csr.keyType} key`);
@@ -132,5 +144,6 @@ export function verifyCsrSignature(csr: ParsedCsr): void {
   } catch {
     ok = false; // malformed signature encodings are a failed verification, reported below
   }
-  if (!ok) throw new EdgesealError('ERR_CSR_SIGNATURE', 'CSR signature does not verify with its own public key');
+  if (!ok)
+    throw new EdgesealError('ERR_CSR_SIGNATURE', 'CSR signature does not verify with its own public key');
 }

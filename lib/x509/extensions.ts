@@ -80,12 +80,17 @@ export const subjectAltName = (names: GeneralNames): Buffer =>
   extension(OID.subjectAltName, false, seq(...generalNames(names)));
 
 export const crlDistributionPoints = (url: string): Buffer =>
-  extension(OID.crlDistributionPoints, false, seq(seq(ctx(0, ctx(0, ctx(6, Buffer.from(url, 'ascii'), true))))));
+  extension(
+    OID.crlDistributionPoints,
+    false,
+    seq(seq(ctx(0, ctx(0, ctx(6, Buffer.from(url, 'ascii'), true))))),
+  );
 
 export function authorityInfoAccess(access: { ocsp?: string; caIssuers?: string }): Buffer {
   const descs: Buffer[] = [];
   if (access.ocsp) descs.push(seq(oid(OID.ocsp), ctx(6, Buffer.from(access.ocsp, 'ascii'), true)));
-  if (access.caIssuers) descs.push(seq(oid(OID.caIssuers), ctx(6, Buffer.from(access.caIssuers, 'ascii'), true)));
+  if (access.caIssuers)
+    descs.push(seq(oid(OID.caIssuers), ctx(6, Buffer.from(access.caIssuers, 'ascii'), true)));
   return extension(OID.authorityInfoAccess, false, seq(...descs));
 }
 

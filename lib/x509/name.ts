@@ -14,7 +14,12 @@ const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 export function encodeName(attrs: readonly NameAttribute[]): Buffer {
   return seq(
     ...attrs.map((a) =>
-      setOf(seq(oid(a.type), a.type !== OID.serialNumber && !PRINTABLE.test(a.value) ? utf8(a.value) : printable(a.value))),
+      setOf(
+        seq(
+          oid(a.type),
+          a.type !== OID.serialNumber && !PRINTABLE.test(a.value) ? utf8(a.value) : printable(a.value),
+        ),
+      ),
     ),
   );
 }

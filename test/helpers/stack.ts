@@ -74,19 +74,32 @@ export async function startStack(env: Record<string, string> = {}): Promise<Test
 }
 
 /** fetch-like over node:https so tests can trust the test root (Node 20 fetch cannot). */
-export function httpsFetch(url: string, agent: Agent, init: RequestInit & { token?: string } = {}): Promise<Response> {
+export function httpsFetch(
+  url: string,
+  agent: Agent,
+  init: RequestInit & { token?: string } = {},
+): Promise<Response> {
   const headers = new Headers(init.headers);
   if (init.token) headers.set('authorization', `Bearer ${init.token}`);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method ?? 'GET', headers: Object.fromEntries(headers), agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
-        resolve(new Response(chunks.length ? Buffer.concat(chunks) : null, { status: res.statusCode ?? 0, headers: h }));
-      });
-    });
+    const req = request(
+      url,
+      { method: init.method ?? 'GET', headers: Object.fromEntries(headers), agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+          resolve(
+            new Response(chunks.length ? Buffer.concat(chunks) : null, {
+              status: res.statusCode ?? 0,
+              headers: h,
+            }),
+          );
+        });
+      },
+    );
     req.on('error', reject);
     if (init.body) req.write(init.body as string | Buffer);
     req.end();

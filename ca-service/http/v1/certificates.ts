@@ -27,7 +27,8 @@ export function certificateRoutes(store: AuthorityStore, tokens: TokenService, c
   app.use('*', requireRole(tokens, 'admin', 'auditor', 'security-admin'));
   app.get('/:serial', async (c) => {
     const serial = c.req.param('serial').toLowerCase().replace(/:/g, '');
-    if (!/^[0-9a-f]{1,40}$/.test(serial)) throw new EdgesealError('ERR_INVALID_REQUEST', `"${serial}" is not a hex serial`);
+    if (!/^[0-9a-f]{1,40}$/.test(serial))
+      throw new EdgesealError('ERR_INVALID_REQUEST', `"${serial}" is not a hex serial`);
     const rec = await store.getCertificate(serial);
     if (!rec) throw new EdgesealError('ERR_NOT_FOUND', `no certificate with serial ${serial}`);
     return c.json(certificateView(rec, clock.now()));

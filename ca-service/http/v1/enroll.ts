@@ -11,8 +11,11 @@ import { EnrollBody, ReenrollBody } from './schemas.ts';
 
 function csrDer(text: string): Buffer {
   if (!text.includes('-----BEGIN')) return decodeBase64Strict(text, 'csr');
-  const blocks = fromPemAll(text).filter((b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST');
-  if (blocks.length !== 1) throw new EdgesealError('ERR_BAD_ENCODING', 'csr must hold exactly one PEM CERTIFICATE REQUEST');
+  const blocks = fromPemAll(text).filter(
+    (b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST',
+  );
+  if (blocks.length !== 1)
+    throw new EdgesealError('ERR_BAD_ENCODING', 'csr must hold exactly one PEM CERTIFICATE REQUEST');
   return blocks[0]!.der;
 }
 
