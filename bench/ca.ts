@@ -31,13 +31,23 @@ const csrPem = csrs.map((d) => toPem('CERTIFICATE REQUEST', d));
 
 function apiPost(url: string, ca: string, token: string, body: unknown): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
-      let t = '';
-      res.on('data', (c) => {
-        t += c;
-      });
-      res.on('end', () => (res.statusCode === 201 ? resolve(JSON.parse(t)) : reject(new Error(`${res.statusCode} ${t}`))));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        ca,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let t = '';
+        res.on('data', (c) => {
+          t += c;
+        });
+        res.on('end', () =>
+          res.statusCode === 201 ? resolve(JSON.parse(t)) : reject(new Error(`${res.statusCode} ${t}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -46,7 +56,9 @@ function apiPost(url: string, ca: string, token: string, body: unknown): Promise
 async function benchEdgeseal(databaseUrl: string | undefined): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeseal-bench-'));
   const [https, http] = [await freePort(), await freePort()];
-  const p = start('node', [BIN, 'up'], {
+  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server under load.
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+  const p = start('node', [...nodeArgs, BIN, 'up'], {
     ...process.env,
     EDGESEAL_DATA_DIR: dir,
     EDGESEAL_HTTPS_PORT: String(https),
@@ -59,7 +71,11 @@ async function benchEdgeseal(databaseUrl: string | undefined): Promise<LoadResul
     const base = `https://localhost:${https}`;
     const ca = readFileSync(join(dir, 'ca', 'root.pem'), 'utf8');
     const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
-    const batch = await apiPost(`${base}/v1/batches`, ca, token, { hardware_model: 'bench', quota: 10_000_000, expires_in: '1d' });
+    const batch = await apiPost(`${base}/v1/batches`, ca, token, {
+      hardware_model: 'bench',
+      quota: 10_000_000,
+      expires_in: '1d',
+    });
     const auth = `Basic ${Buffer.from(`${batch.id}:${batch.secret}`).toString('base64')}`;
     let i = 0;
     return await runLoad({
@@ -70,7 +86,11 @@ async function benchEdgeseal(databaseUrl: string | undefined): Promise<LoadResul
       warmupSeconds: WARMUP,
       next: () =>
         i < csrB64.length
-          ? { path: '/.well-known/est/simpleenroll', headers: { authorization: auth, 'content-type': 'application/pkcs10' }, body: csrB64[i++]! }
+          ? {
+              path: '/.well-known/est/simpleenroll',
+              headers: { authorization: auth, 'content-type': 'application/pkcs10' },
+              body: csrB64[i++]!,
+            }
           : undefined,
       ok: (status) => status === 200,
     });
@@ -83,15 +103,56 @@ async function benchCfssl(): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'cfssl-bench-'));
   const key = join(dir, 'ca-key.pem');
   const cert = join(dir, 'ca.pem');
-  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-  execFileSync('openssl', ['req', '-x509', '-new', '-key', key, '-subj', '/CN=cfssl bench CA', '-days', '30', '-out', cert,
-    '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  execFileSync('openssl', [
+    'genpkey',
+    '-algorithm',
+    'EC',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-out',
+    key,
+  ]);
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    key,
+    '-subj',
+    '/CN=cfssl bench CA',
+    '-days',
+    '30',
+    '-out',
+    cert,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE,pathlen:0',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   writeFileSync(
     join(dir, 'config.json'),
-    JSON.stringify({ signing: { default: { expiry: '8760h', usages: ['digital signature', 'client auth'] } } }),
+    JSON.stringify({
+      signing: { default: { expiry: '8760h', usages: ['digital signature', 'client auth'] } },
+    }),
   );
   const port = await freePort();
-  const p = start('cfssl', ['serve', '-address', '127.0.0.1', '-port', String(port), '-ca', cert, '-ca-key', key, '-config', join(dir, 'config.json')], process.env);
+  const p = start(
+    'cfssl',
+    [
+      'serve',
+      '-address',
+      '127.0.0.1',
+      '-port',
+      String(port),
+      '-ca',
+      cert,
+      '-ca-key',
+      key,
+      '-config',
+      join(dir, 'config.json'),
+    ],
+    process.env,
+  );
   try {
     await waitFor(async () => {
       try {
@@ -109,7 +170,11 @@ async function benchCfssl(): Promise<LoadResult> {
       warmupSeconds: WARMUP,
       next: () =>
         i < csrPem.length
-          ? { path: '/api/v1/cfssl/sign', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ certificate_request: csrPem[i++] }) }
+          ? {
+              path: '/api/v1/cfssl/sign',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ certificate_request: csrPem[i++] }),
+            }
           : undefined,
       ok: (status, body) => status === 200 && body.includes('"success":true'),
     });
@@ -141,7 +206,11 @@ async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void>
 }
 
 const show = (name: string, r: LoadResult | null) =>
-  log(r ? `${name.padEnd(20)} ${String(r.per_second).padStart(6)} certs/s  p50 ${r.p50_ms} ms  p99 ${r.p99_ms} ms  (${r.ok} ok, ${r.errors} errors${r.first_error ? `; first: ${r.first_error}` : ''})` : `${name.padEnd(20)} skipped`);
+  log(
+    r
+      ? `${name.padEnd(20)} ${String(r.per_second).padStart(6)} certs/s  p50 ${r.p50_ms} ms  p99 ${r.p99_ms} ms  (${r.ok} ok, ${r.errors} errors${r.first_error ? `; first: ${r.first_error}` : ''})`
+      : `${name.padEnd(20)} skipped`,
+  );
 
 const pglite = await benchEdgeseal(undefined);
 show('edgeseal (PGlite)', pglite);
@@ -157,7 +226,8 @@ if (pg) {
 show('edgeseal (Postgres)', onPostgres);
 const cfssl = have('cfssl') ? await benchCfssl() : null;
 show('cfssl serve', cfssl);
-const ratio = (r: LoadResult | null) => (r && cfssl?.per_second ? Math.round((r.per_second / cfssl.per_second) * 100) / 100 : null);
+const ratio = (r: LoadResult | null) =>
+  r && cfssl?.per_second ? Math.round((r.per_second / cfssl.per_second) * 100) / 100 : null;
 const summary = {
   bench: 'ca-enrollment',
   concurrency: CONCURRENCY,

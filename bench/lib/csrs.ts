@@ -8,7 +8,12 @@ export function makeCsrs(n: number, prefix = 'bench'): Buffer[] {
   for (let i = 0; i < n; i++) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const subject = seq(setOf(seq(oid(OID.commonName), printable(`${prefix}-${i}`))));
-    const cri = seq(smallInt(0), subject, publicKey.export({ format: 'der', type: 'spki' }), ctx(0, Buffer.alloc(0)));
+    const cri = seq(
+      smallInt(0),
+      subject,
+      publicKey.export({ format: 'der', type: 'spki' }),
+      ctx(0, Buffer.alloc(0)),
+    );
     out.push(seq(cri, seq(oid(OID.ecdsaWithSha256)), bitString(sign('sha256', cri, privateKey))));
   }
   return out;

@@ -23,7 +23,14 @@ function send(url: URL, agent: HttpAgent | HttpsAgent, r: Req): Promise<{ status
   const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = fn(
-      { host: url.hostname, port: url.port, path: r.path, method: 'POST', agent, headers: { ...r.headers, 'content-length': Buffer.byteLength(r.body) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: r.path,
+        method: 'POST',
+        agent,
+        headers: { ...r.headers, 'content-length': Buffer.byteLength(r.body) },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -95,7 +102,8 @@ export async function runLoad(opts: {
   if (exhausted) measuredStart = Math.min(measuredStart, measuredEnd);
   const seconds = (measuredEnd - measuredStart) / 1000;
   lat.sort((a, b) => a - b);
-  const q = (p: number) => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! * 100) / 100 : 0);
+  const q = (p: number) =>
+    lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! * 100) / 100 : 0;
   return {
     ok,
     errors,

@@ -1,5 +1,6 @@
 // AuthorityStore over drizzle: the authority's reads, and its writes through group commit.
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { Batcher, type Settled } from '../../lib/batcher.ts';
 import { EdgesealError } from '../../lib/errors.ts';
 import { auditEvents, batches, certificates, deviceKeys, devices } from '../../migrations/schema/index.ts';
 import type {
@@ -11,8 +12,7 @@ import type {
   KeyOwnership,
 } from '../core/ports.ts';
 import { auditRow } from './audit-rows.ts';
-import { type Db, rowsOf } from './db.ts';
-import { GroupCommit } from './group-commit.ts';
+import type { Db } from './db.ts';
 import { pgError, UNIQUE_VIOLATION } from './pg-errors.ts';
 
 type Write = { kind: 'issuance'; record: IssuanceRecord } | { kind: 'audit'; event: AuditEvent };
@@ -23,31 +23,54 @@ class BatchLimitReached extends Error {
   }
 }
 
+/**
+ * How long a batch row is reused for authentication. Safe because the commit re-checks
+ * revocation, expiry and quota inside the issuing transaction.
+ */
+const BATCH_CACHE_MS = 1000;
+
 export class IssuanceStore implements AuthorityStore {
-  private readonly writer: GroupCommit<Write>;
+  private readonly writer = new Batcher<Write, void>((items) => this.writeGroup(items));
+  private readonly lookups = new Batcher<{ deviceId: string; spkiSha256: string }, KeyOwnership>((items) =>
+    this.lookupGroup(items),
+  );
+  private readonly batchCache = new Map<string, { at: number; row: BatchRecord | undefined }>();
 
   constructor(
     private readonly db: Db,
     private readonly now: () => Date = () => new Date(),
-  ) {
-    this.writer = new GroupCommit<Write>(
-      (items) => this.write(items),
-      (item) => this.writeOneExplained(item),
-    );
-  }
+  ) {}
 
   async getBatch(id: string): Promise<BatchRecord | undefined> {
+    const t = Date.now();
+    const hit = this.batchCache.get(id);
+    if (hit && t - hit.at < BATCH_CACHE_MS) return hit.row;
     const [row] = await this.db.select().from(batches).where(eq(batches.id, id)).limit(1);
+    if (this.batchCache.size > 10_000) this.batchCache.clear();
+    this.batchCache.set(id, { at: t, row });
     return row;
   }
 
-  async lookupDeviceAndKey(deviceId: string, spkiSha256: string): Promise<KeyOwnership> {
-    const [row] = rowsOf<{ device_exists: boolean; key_owner: string | null }>(
-      await this.db.execute(sql`select
-        exists(select 1 from ${devices} where ${devices.id} = ${deviceId}) as device_exists,
-        (select ${deviceKeys.deviceId} from ${deviceKeys} where ${deviceKeys.spkiSha256} = ${spkiSha256}) as key_owner`),
-    );
-    return { deviceExists: !!row?.device_exists, keyOwner: row?.key_owner ?? null };
+  lookupDeviceAndKey(deviceId: string, spkiSha256: string): Promise<KeyOwnership> {
+    return this.lookups.submit({ deviceId, spkiSha256 });
+  }
+
+  /** One query per table for a whole group of pre-checks. */
+  private async lookupGroup(
+    items: readonly { deviceId: string; spkiSha256: string }[],
+  ): Promise<Settled<KeyOwnership>[]> {
+    const ids = [...new Set(items.map((i) => i.deviceId))];
+    const spkis = [...new Set(items.map((i) => i.spkiSha256))];
+    const [known, owners] = await Promise.all([
+      this.db.select({ id: devices.id }).from(devices).where(inArray(devices.id, ids)),
+      this.db.select().from(deviceKeys).where(inArray(deviceKeys.spkiSha256, spkis)),
+    ]);
+    const knownIds = new Set(known.map((r) => r.id));
+    const ownerOf = new Map(owners.map((r) => [r.spkiSha256, r.deviceId]));
+    return items.map((i) => ({
+      ok: true,
+      value: { deviceExists: knownIds.has(i.deviceId), keyOwner: ownerOf.get(i.spkiSha256) ?? null },
+    }));
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
@@ -63,7 +86,30 @@ export class IssuanceStore implements AuthorityStore {
     return this.writer.submit({ kind: 'audit', event });
   }
 
-  /** One transaction for a whole group: quota, devices, keys, certificates, audit events. */
+  /**
+   * Group commit: one transaction for the whole group. If it fails (a conflict, a batch at
+   * its limit), each item is retried alone so only the offending ones fail.
+   */
+  private async writeGroup(items: readonly Write[]): Promise<Settled<void>[]> {
+    try {
+      await this.write(items);
+      return items.map(() => ({ ok: true, value: undefined }));
+    } catch (e) {
+      if (items.length === 1) return [{ ok: false, error: await this.explain(e) }];
+      const out: Settled<void>[] = [];
+      for (const item of items) {
+        try {
+          await this.write([item]);
+          out.push({ ok: true, value: undefined });
+        } catch (err) {
+          out.push({ ok: false, error: await this.explain(err) });
+        }
+      }
+      return out;
+    }
+  }
+
+  /** quota, devices, keys, certificates, audit events: all or nothing. */
   private async write(items: readonly Write[]): Promise<void> {
     const recs = items.flatMap((i) => (i.kind === 'issuance' ? [i.record] : []));
     const increments = new Map<string, number>();
@@ -98,33 +144,32 @@ export class IssuanceStore implements AuthorityStore {
     });
   }
 
-  /** A single write whose failure is turned into the error its requester should see. */
-  private async writeOneExplained(item: Write): Promise<void> {
-    try {
-      await this.write([item]);
-    } catch (e) {
-      if (e instanceof BatchLimitReached) throw await this.explainBatch(e.batchId);
-      const pg = pgError(e);
-      if (pg?.code === UNIQUE_VIOLATION) {
-        if (pg.constraint?.startsWith('devices')) {
-          throw new EdgesealError('ERR_DEVICE_EXISTS', 'this device id was enrolled by a concurrent request');
-        }
-        if (pg.constraint?.startsWith('device_keys')) {
-          throw new EdgesealError(
-            'ERR_KEY_REUSED',
-            'this public key was registered to another device concurrently',
-          );
-        }
+  /** The error a single failed write's requester should see. */
+  private async explain(e: unknown): Promise<EdgesealError> {
+    if (e instanceof BatchLimitReached) return this.explainBatch(e.batchId);
+    const pg = pgError(e);
+    if (pg?.code === UNIQUE_VIOLATION) {
+      if (pg.constraint?.startsWith('devices')) {
+        return new EdgesealError('ERR_DEVICE_EXISTS', 'this device id was enrolled by a concurrent request');
       }
-      throw new EdgesealError(
-        'ERR_STORE_UNAVAILABLE',
-        'the certificate could not be recorded; it was not issued',
-        { cause: e },
-      );
+      if (pg.constraint?.startsWith('device_keys')) {
+        return new EdgesealError(
+          'ERR_KEY_REUSED',
+          'this public key was registered to another device concurrently',
+        );
+      }
     }
+    return new EdgesealError(
+      'ERR_STORE_UNAVAILABLE',
+      'the certificate could not be recorded; it was not issued',
+      {
+        cause: e,
+      },
+    );
   }
 
   private async explainBatch(batchId: string): Promise<EdgesealError> {
+    this.batchCache.delete(batchId);
     const b = await this.getBatch(batchId);
     if (!b) return new EdgesealError('ERR_UNAUTHENTICATED', 'unknown batch');
     if (b.revokedAt) return new EdgesealError('ERR_BATCH_REVOKED', `batch ${b.id} has been revoked`);
