@@ -1,11 +1,15 @@
-import { parseCaConfig } from './ca-service/config.ts';
-import { bootstrap } from './ca-service/bootstrap.ts';
-import { Authority } from './ca-service/core/authority.ts';
-import { BatchService } from './ca-service/core/batches.ts';
-import { BatchStore } from './ca-service/store/batch-store.ts';
-import { IssuanceStore } from './ca-service/store/issuance-store.ts';
-import { makeCsrs } from './bench/lib/csrs.ts';
-const dir = '/tmp/ab-' + Date.now();
+// Issuance without HTTP: the authority and its store in one process, 32 concurrent
+// enrollments. Isolates signing + storage from TLS/HTTP when profiling:
+//   node --cpu-prof --import tsx bench/issuance-inprocess.ts   (PG=postgres://… for Postgres)
+import { tmpdir } from 'node:os';
+import { parseCaConfig } from '../ca-service/config.ts';
+import { bootstrap } from '../ca-service/bootstrap.ts';
+import { Authority } from '../ca-service/core/authority.ts';
+import { BatchService } from '../ca-service/core/batches.ts';
+import { BatchStore } from '../ca-service/store/batch-store.ts';
+import { IssuanceStore } from '../ca-service/store/issuance-store.ts';
+import { makeCsrs } from './lib/csrs.ts';
+const dir = `${tmpdir()}/edgeseal-inprocess-${Date.now()}`;
 const clock = { now: () => new Date() };
 const config = parseCaConfig({ EDGESEAL_DATA_DIR: dir, DATABASE_URL: process.env.PG ?? '' });
 const boot = await bootstrap(config, clock);
@@ -31,7 +35,7 @@ await Promise.all(
     }
   }),
 );
-console.log('enroll/s', Math.round(N / ((performance.now() - t) / 1000)));
+console.log('enrollments/s', Math.round(N / ((performance.now() - t) / 1000)));
 // pieces
 let t2 = performance.now();
 for (let k = 0; k < 1000; k++) await store.getBatch(batch.id);
