@@ -60,7 +60,7 @@ export class Authority {
   /** RFC 7030 §4.2.1 simpleenroll: a new device, authorized by its production batch. */
   async enroll(req: EnrollRequest): Promise<Issued> {
     const now = this.clock.now();
-    const actor = req.credential ? `batch:${req.credential.batchId}` : 'anonymous';
+    const actor = req.credential ? `batch:${auditSafe(req.credential.batchId)}` : 'anonymous';
     let deviceId: string | undefined;
     try {
       const batch = await this.authenticateBatch(req.credential, now);
@@ -254,6 +254,10 @@ export class Authority {
     return e;
   }
 }
+
+/** Claimed ids reach the audit log before they are verified: keep them short and plain. */
+const auditSafe = (claimed: string): string =>
+  /^[A-Za-z0-9_-]{1,64}$/.test(claimed) ? claimed : `unrecognized(${claimed.length} chars)`;
 
 function singleCn(csr: ParsedCsr): string {
   const cns = attributeValues(csr.subject, OID.commonName);
