@@ -56,7 +56,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   const boot = await bootstrap(config, clock, opts.database);
   const { database, hierarchy } = boot;
   const issuanceStore = new IssuanceStore(database.db, () => clock.now());
-  const tokens = new TokenService(new TokenStore(database.db), clock);
+  const tokens = new TokenService(new TokenStore(database.db), clock, issuanceStore);
   const authority = new Authority(hierarchy.issuing, hierarchy.chain, issuanceStore, clock, {
     trustDomain: config.trustDomain,
     deviceValidityDays: config.deviceCertDays,

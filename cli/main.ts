@@ -5,6 +5,7 @@ import { batchCommand } from './batch.ts';
 import { ApiError, connect } from './client.ts';
 import { initCommand, upCommand } from './init-up.ts';
 import { UsageError } from './output.ts';
+import { tokenCommand } from './token.ts';
 
 const HELP = `edgeseal — chain of trust for edge-AI device fleets
 
@@ -15,6 +16,8 @@ usage: edgeseal <command> [options] [--json]
   batch create --hardware-model M --quota N [--expires 8h] [--id-prefix P]
                                a production batch credential for a factory station
   batch list | show ID | revoke ID
+  token create --role auditor|security-admin|release-manager|admin [--expires 30d] [--label L]
+  token list | revoke ID
 
 global options: --json (machine-readable output), --token T (API token; default: the data
 directory's admin token), --url U (control plane URL; default: the running one)
@@ -47,6 +50,8 @@ async function main(argv: string[]): Promise<void> {
       return upCommand(config, rest[0]);
     case 'batch':
       return batchCommand(rest, client, json);
+    case 'token':
+      return tokenCommand(rest, client, json);
     default:
       throw new UsageError(`unknown command "${cmd}"; see edgeseal --help`);
   }

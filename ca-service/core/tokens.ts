@@ -1,6 +1,7 @@
 // API bearer tokens: `<id>.<secret>`. Roles are those of PRODUCT.md.
 import { EdgesealError } from '../../lib/errors.ts';
 import { hashSecret, newId, newSecret, secretMatches } from './credentials.ts';
+import { allows, PERMISSIONS, type Permission } from './permissions.ts';
 import type { AuditEvent, Clock } from './ports.ts';
 
 export const ROLES = ['factory', 'auditor', 'security-admin', 'release-manager', 'admin'] as const;
@@ -19,6 +20,13 @@ export interface TokenRecord {
 export interface TokenPort {
   insert(t: TokenRecord, audit: AuditEvent): Promise<void>;
   get(id: string): Promise<TokenRecord | undefined>;
+  list(): Promise<TokenRecord[]>;
+  /** idempotent; undefined when the token does not exist */
+  revoke(id: string, at: Date, audit: AuditEvent): Promise<TokenRecord | undefined>;
+}
+
+export interface AuditSink {
+  appendAudit(event: AuditEvent): Promise<void>;
 }
 
 export interface Principal {
@@ -32,9 +40,75 @@ export class TokenService {
   constructor(
     private readonly store: TokenPort,
     private readonly clock: Clock,
+    private readonly audit?: AuditSink,
   ) {}
 
+  /**
+   * Authenticates a bearer token and checks it may do `permission`. Every refusal is
+   * audited (who, what, why) before it is thrown.
+   */
+  async authorize(bearer: string | undefined, permission: Permission): Promise<Principal> {
+    let principal: Principal | undefined;
+    try {
+      if (!bearer)
+        throw new EdgesealError(
+          'ERR_UNAUTHENTICATED',
+          'this endpoint needs an API token (Authorization: Bearer …)',
+        );
+      principal = await this.authenticate(bearer);
+      if (!allows(principal.role, permission)) {
+        throw new EdgesealError(
+          'ERR_FORBIDDEN',
+          `role ${principal.role} may not ${permission}; it needs ${PERMISSIONS[permission].join(' or ')}`,
+        );
+      }
+      return principal;
+    } catch (e) {
+      if (e instanceof EdgesealError && this.audit) {
+        const tokenId = bearer?.split('.')[0] ?? '';
+        await this.audit
+          .appendAudit({
+            at: this.clock.now(),
+            actor:
+              principal?.actor ??
+              (/^tok_[a-z0-9]{1,32}$/.test(tokenId) ? `unverified:${tokenId}` : 'anonymous'),
+            action: permission,
+            outcome: 'refused',
+            reason: e.code,
+          })
+          .catch(() => {});
+      }
+      throw e;
+    }
+  }
+
+  list(): Promise<TokenRecord[]> {
+    return this.store.list();
+  }
+
+  async revoke(id: string, actor: string): Promise<TokenRecord> {
+    const now = this.clock.now();
+    const t = await this.store.revoke(id, now, {
+      at: now,
+      actor,
+      action: 'token.revoke',
+      outcome: 'ok',
+      subject: id,
+    });
+    if (!t) throw new EdgesealError('ERR_NOT_FOUND', `token ${id} does not exist`);
+    return t;
+  }
+
   async create(role: Role, label: string | null, actor: string, expiresAt: Date | null = null) {
+    if (!(ROLES as readonly string[]).includes(role)) {
+      throw new EdgesealError('ERR_INVALID_REQUEST', `role "${role}" is not one of ${ROLES.join(', ')}`);
+    }
+    if (role === 'factory') {
+      throw new EdgesealError(
+        'ERR_INVALID_REQUEST',
+        'factory stations use production batch credentials: edgeseal batch create',
+      );
+    }
     const now = this.clock.now();
     const secret = newSecret();
     const rec: TokenRecord = {
@@ -72,3 +146,14 @@ export class TokenService {
     return { tokenId: rec.id, role: rec.role as Role, actor: `${rec.role}:${rec.id}` };
   }
 }
+
+/** What clients see of a token: never the hash. */
+export const tokenView = (t: TokenRecord, now: Date) => ({
+  id: t.id,
+  role: t.role,
+  label: t.label,
+  status: t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt <= now ? 'expired' : 'active',
+  expires_at: t.expiresAt?.toISOString() ?? null,
+  revoked_at: t.revokedAt?.toISOString() ?? null,
+  created_at: t.createdAt.toISOString(),
+});

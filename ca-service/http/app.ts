@@ -17,6 +17,7 @@ import { requestLog } from './request-log.ts';
 import { batchRoutes } from './v1/batches.ts';
 import { certificateRoutes } from './v1/certificates.ts';
 import { enrollRoutes } from './v1/enroll.ts';
+import { tokenRoutes } from './v1/tokens.ts';
 
 export interface AppDeps {
   readonly authority: Authority;
@@ -54,6 +55,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1', enrollRoutes(d.authority));
   app.route('/v1/batches', batchRoutes(d.batches, d.tokens, d.clock));
   app.route('/v1/certificates', certificateRoutes(d.issuanceStore, d.tokens, d.clock));
+  app.route('/v1/tokens', tokenRoutes(d.tokens, d.clock));
   const ca = {
     issuer_id: d.issuing.id,
     trust_domain: d.trustDomain,

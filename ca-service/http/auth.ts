@@ -1,27 +1,18 @@
 // Authentication middlewares. Each checks its options once and runs per request.
 import type { MiddlewareHandler } from 'hono';
-import { EdgesealError } from '../../lib/errors.ts';
 import type { BatchCredential } from '../core/authority.ts';
-import type { Role, TokenService } from '../core/tokens.ts';
+import { PERMISSIONS, type Permission } from '../core/permissions.ts';
+import type { TokenService } from '../core/tokens.ts';
 import type { AppEnv } from './env.ts';
 
-/** Bearer token whose role is one of `roles` (deny by default). */
-export function requireRole(tokens: TokenService, ...roles: Role[]): MiddlewareHandler<AppEnv> {
-  if (roles.length === 0) throw new TypeError('requireRole needs at least one role');
+/** A bearer token allowed `permission` (deny by default; refusals are audited by the core). */
+export function requirePermission(tokens: TokenService, permission: Permission): MiddlewareHandler<AppEnv> {
+  if (!(permission in PERMISSIONS)) throw new TypeError(`unknown permission ${permission}`);
   return async (c, next) => {
-    const h = c.req.header('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(h);
-    if (!m)
-      throw new EdgesealError(
-        'ERR_UNAUTHENTICATED',
-        'this endpoint needs an API token (Authorization: Bearer …)',
-      );
-    const p = await tokens.authenticate(m[1]!);
+    const m = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
+    const p = await tokens.authorize(m?.[1], permission);
     c.set('principal', p);
     c.get('logFields').actor = p.actor;
-    if (!roles.includes(p.role)) {
-      throw new EdgesealError('ERR_FORBIDDEN', `role ${p.role} may not do this; needs ${roles.join(' or ')}`);
-    }
     await next();
   };
 }

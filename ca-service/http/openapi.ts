@@ -91,6 +91,29 @@ export function openApiDocument(version: string) {
           },
         },
       },
+      '/v1/tokens': {
+        get: {
+          summary: 'List API tokens (no secrets)',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
+        },
+        post: {
+          summary: 'Create an API token for a role (admin)',
+          security: [{ token: [] }],
+          requestBody: { required: true, ...json(S.TokenCreateBody) },
+          responses: {
+            '201': { description: 'created; the token is shown once', ...json(S.TokenCreated) },
+            ...errors,
+          },
+        },
+      },
+      '/v1/tokens/{id}/revoke': {
+        post: {
+          summary: 'Revoke an API token (idempotent)',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok', ...json(S.Token) }, ...errors },
+        },
+      },
       '/v1/certificates/{serial}': {
         get: {
           summary: 'One certificate',

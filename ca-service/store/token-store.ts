@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { apiTokens, auditEvents } from '../../migrations/schema/index.ts';
 import type { AuditEvent } from '../core/ports.ts';
 import type { TokenPort, TokenRecord } from '../core/tokens.ts';
@@ -12,6 +12,24 @@ export class TokenStore implements TokenPort {
     await this.db.transaction(async (tx) => {
       await tx.insert(apiTokens).values(t);
       await tx.insert(auditEvents).values(auditRow(audit));
+    });
+  }
+
+  list(): Promise<TokenRecord[]> {
+    return this.db.select().from(apiTokens).orderBy(desc(apiTokens.createdAt)).limit(1000);
+  }
+
+  async revoke(id: string, at: Date, audit: AuditEvent): Promise<TokenRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(apiTokens).where(eq(apiTokens.id, id)).for('update');
+      if (!row || row.revokedAt) return row;
+      const [updated] = await tx
+        .update(apiTokens)
+        .set({ revokedAt: at })
+        .where(eq(apiTokens.id, id))
+        .returning();
+      await tx.insert(auditEvents).values(auditRow(audit));
+      return updated;
     });
   }
 

@@ -3,7 +3,7 @@ import { EdgesealError } from '../../../lib/errors.ts';
 import { toPem } from '../../../lib/pem.ts';
 import type { AuthorityStore, CertificateRecord, Clock } from '../../core/ports.ts';
 import type { TokenService } from '../../core/tokens.ts';
-import { requireRole } from '../auth.ts';
+import { requirePermission } from '../auth.ts';
 import type { AppEnv } from '../env.ts';
 
 export const certificateView = (r: CertificateRecord, now: Date) => ({
@@ -24,8 +24,7 @@ export const certificateView = (r: CertificateRecord, now: Date) => ({
 
 export function certificateRoutes(store: AuthorityStore, tokens: TokenService, clock: Clock): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use('*', requireRole(tokens, 'admin', 'auditor', 'security-admin'));
-  app.get('/:serial', async (c) => {
+  app.get('/:serial', requirePermission(tokens, 'certificate.read'), async (c) => {
     const serial = c.req.param('serial').toLowerCase().replace(/:/g, '');
     if (!/^[0-9a-f]{1,40}$/.test(serial))
       throw new EdgesealError('ERR_INVALID_REQUEST', `"${serial}" is not a hex serial`);

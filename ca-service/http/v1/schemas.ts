@@ -75,3 +75,23 @@ export const Problem = z.object({
   code: z.string(),
   request_id: z.string(),
 });
+
+export const TokenCreateBody = z
+  .object({
+    role: z.string().describe('auditor, security-admin, release-manager or admin'),
+    expires_in: z.string().optional().describe('duration: 90s, 45m, 8h, 7d; default: no expiry'),
+    label: z.string().max(200).optional(),
+  })
+  .strict();
+
+export const Token = z.object({
+  id: z.string(),
+  role: z.string(),
+  label: z.string().nullable(),
+  status: z.enum(['active', 'expired', 'revoked']),
+  expires_at: z.string().nullable(),
+  revoked_at: z.string().nullable(),
+  created_at: z.string(),
+});
+
+export const TokenCreated = Token.extend({ token: z.string().describe('shown once: `<id>.<secret>`') });

@@ -1,0 +1,20 @@
+// Who may do what: deny by default. Roles are those of PRODUCT.md; `factory` is carried by
+// production batch credentials (EST / /v1/enroll), not by API tokens.
+import type { Role } from './tokens.ts';
+
+export const PERMISSIONS = {
+  'batch.create': ['admin'],
+  'batch.revoke': ['admin', 'security-admin'],
+  'batch.read': ['admin', 'auditor', 'security-admin'],
+  'token.create': ['admin'],
+  'token.revoke': ['admin'],
+  'token.read': ['admin', 'auditor'],
+  'certificate.read': ['admin', 'auditor', 'security-admin'],
+  'certificate.revoke': ['security-admin'],
+  'audit.read': ['admin', 'auditor', 'security-admin'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export const allows = (role: Role, p: Permission): boolean =>
+  (PERMISSIONS[p] as readonly Role[]).includes(role);
