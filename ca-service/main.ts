@@ -12,6 +12,7 @@ import type { CaConfig } from './config.ts';
 import { Authority } from './core/authority.ts';
 import { BatchService } from './core/batches.ts';
 import type { Clock } from './core/ports.ts';
+import { RevocationService } from './core/revocation.ts';
 import { TokenService } from './core/tokens.ts';
 import { createApp } from './http/app.ts';
 import { createPublicApp } from './http/public-app.ts';
@@ -19,7 +20,9 @@ import { issueServerIdentity, SERVER_CERT_DAYS } from './keys/server-identity.ts
 import { BatchStore } from './store/batch-store.ts';
 import { type Database, ping } from './store/db.ts';
 import { IssuanceStore } from './store/issuance-store.ts';
+import { RevocationStore } from './store/revocation-store.ts';
 import { TokenStore } from './store/token-store.ts';
+import { CrlPublisher, type CrlOptions, DEFAULT_CRL_OPTIONS } from './revocation/crl-publisher.ts';
 
 export const VERSION = '0.1.0';
 
@@ -27,6 +30,7 @@ export interface ControlPlane {
   readonly httpsUrl: string;
   readonly httpUrl: string;
   readonly boot: Bootstrapped;
+  readonly crl: CrlPublisher;
   close(): Promise<void>;
 }
 
@@ -37,6 +41,7 @@ export interface StartOptions {
   readonly database?: Database;
   /** write control-plane.json for the CLI to find (default true) */
   readonly announce?: boolean;
+  readonly crl?: Partial<CrlOptions>;
 }
 
 const listen = (server: Server | HttpsServer, port: number, host: string) =>
@@ -62,11 +67,20 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     deviceValidityDays: config.deviceCertDays,
     backdateSeconds: 300,
   });
+  const revocationStore = new RevocationStore(database.db);
+  const revocations = new RevocationService(revocationStore, clock);
+  const crl = new CrlPublisher(hierarchy.issuing, revocationStore, clock, log, {
+    ...DEFAULT_CRL_OPTIONS,
+    ...opts.crl,
+  });
+  revocations.onRevoked((entries) => crl.add(entries));
+  await crl.start();
   const app = createApp({
     authority,
     issuanceStore,
     batches: new BatchService(new BatchStore(database.db), clock),
     tokens,
+    revocations,
     issuing: hierarchy.issuing,
     chain: hierarchy.chain,
     clock,
@@ -96,7 +110,13 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   );
   https.keepAliveTimeout = 30_000;
   const http = createHttpServer(
-    getRequestListener(createPublicApp([hierarchy.issuing, hierarchy.root], log).fetch),
+    getRequestListener(
+      createPublicApp(
+        [hierarchy.issuing, hierarchy.root],
+        (id) => (id === hierarchy.issuing.id ? crl.latest() : undefined),
+        log,
+      ).fetch,
+    ),
   );
 
   // Renew the server certificate at two thirds of its life without a restart.
@@ -115,6 +135,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     httpPort = await listen(http, config.httpPort, config.listenHost);
   } catch (e) {
     clearInterval(renewTimer);
+    crl.stop();
     https.close();
     if (!opts.database) await database.close();
     throw e;
@@ -148,10 +169,13 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     httpsUrl,
     httpUrl,
     boot,
+    crl,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(renewTimer);
+      crl.stop();
+      await crl.settled();
       https.closeAllConnections();
       http.closeAllConnections();
       await Promise.all([new Promise((r) => https.close(r)), new Promise((r) => http.close(r))]);

@@ -5,6 +5,7 @@ import { batchCommand } from './batch.ts';
 import { ApiError, connect } from './client.ts';
 import { initCommand, upCommand } from './init-up.ts';
 import { UsageError } from './output.ts';
+import { revokeCommand } from './revoke.ts';
 import { tokenCommand } from './token.ts';
 
 const HELP = `edgeseal — chain of trust for edge-AI device fleets
@@ -18,6 +19,8 @@ usage: edgeseal <command> [options] [--json]
   batch list | show ID | revoke ID
   token create --role auditor|security-admin|release-manager|admin [--expires 30d] [--label L]
   token list | revoke ID
+  revoke --serial S | --device D | --batch B [--reason keyCompromise|superseded|…]
+                               (needs a security-admin token: --token or EDGESEAL_TOKEN)
 
 global options: --json (machine-readable output), --token T (API token; default: the data
 directory's admin token), --url U (control plane URL; default: the running one)
@@ -52,6 +55,8 @@ async function main(argv: string[]): Promise<void> {
       return batchCommand(rest, client, json);
     case 'token':
       return tokenCommand(rest, client, json);
+    case 'revoke':
+      return revokeCommand(rest, client, json);
     default:
       throw new UsageError(`unknown command "${cmd}"; see edgeseal --help`);
   }

@@ -184,6 +184,54 @@ describe('edgeseal up and batch', () => {
     }
   });
 
+  it('token create makes a security-admin token that revoke uses; the admin token may not revoke', async () => {
+    const t = JSON.parse(
+      (await cli(['token', 'create', '--role', 'security-admin', '--label', 'soc', '--json'])).stdout,
+    );
+    expect(t).toMatchObject({ role: 'security-admin', label: 'soc', status: 'active' });
+    const b = JSON.parse(
+      (await cli(['batch', 'create', '--hardware-model', 'cam-v2', '--quota', '1', '--json'])).stdout,
+    );
+    const csr = makeCsr(makeKey('ec-p256'), '/CN=cli-rev-1').toString('base64');
+    const e = await curl(
+      b.est_url,
+      [
+        '--cacert',
+        join(dataDir, 'ca', 'root.pem'),
+        '-u',
+        `${b.id}:${b.secret}`,
+        '-H',
+        'Content-Type: application/pkcs10',
+      ],
+      csr,
+    );
+    expect(e.status).toBe(200);
+    const denied = await cli(['revoke', '--device', 'cli-rev-1']);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/role admin may not certificate.revoke.*\(ERR_FORBIDDEN\)/);
+    const r = await cli([
+      'revoke',
+      '--device',
+      'cli-rev-1',
+      '--reason',
+      'key-compromise',
+      '--token',
+      t.token,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ revoked: 1, reason: 'keyCompromise' });
+    const bad = await cli(['revoke', '--serial', 'ab', '--device', 'x', '--token', t.token]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/exactly one of --serial S, --device D, --batch B/);
+    const list = JSON.parse((await cli(['token', 'list', '--json'])).stdout);
+    expect(list.map((x: { id: string }) => x.id)).toContain(t.id);
+    expect(JSON.parse((await cli(['token', 'revoke', t.id, '--json'])).stdout).status).toBe('revoked');
+    expect((await cli(['token', 'create', '--role', 'overlord'])).stderr).toMatch(
+      /--role must be one of .*got "overlord"/,
+    );
+  });
+
   it('a wrong token is refused by the running control plane', async () => {
     const r = await cli(['batch', 'list', '--token', 'tok_nope.secret']);
     expect(r.code).toBe(1);

@@ -8,6 +8,7 @@ import type { Authority } from '../core/authority.ts';
 import type { BatchService } from '../core/batches.ts';
 import type { Issuer } from '../core/issuer.ts';
 import type { AuthorityStore, Clock } from '../core/ports.ts';
+import type { RevocationService } from '../core/revocation.ts';
 import type { TokenService } from '../core/tokens.ts';
 import type { AppEnv } from './env.ts';
 import { estRoutes } from './est.ts';
@@ -17,6 +18,7 @@ import { requestLog } from './request-log.ts';
 import { batchRoutes } from './v1/batches.ts';
 import { certificateRoutes } from './v1/certificates.ts';
 import { enrollRoutes } from './v1/enroll.ts';
+import { revocationRoutes } from './v1/revocations.ts';
 import { tokenRoutes } from './v1/tokens.ts';
 
 export interface AppDeps {
@@ -24,6 +26,7 @@ export interface AppDeps {
   readonly issuanceStore: AuthorityStore;
   readonly batches: BatchService;
   readonly tokens: TokenService;
+  readonly revocations: RevocationService;
   readonly issuing: Issuer;
   readonly chain: readonly Buffer[];
   readonly clock: Clock;
@@ -56,6 +59,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1/batches', batchRoutes(d.batches, d.tokens, d.clock));
   app.route('/v1/certificates', certificateRoutes(d.issuanceStore, d.tokens, d.clock));
   app.route('/v1/tokens', tokenRoutes(d.tokens, d.clock));
+  app.route('/v1/revocations', revocationRoutes(d.revocations, d.tokens));
   const ca = {
     issuer_id: d.issuing.id,
     trust_domain: d.trustDomain,

@@ -114,6 +114,18 @@ export function openApiDocument(version: string) {
           responses: { '200': { description: 'ok', ...json(S.Token) }, ...errors },
         },
       },
+      '/v1/revocations': {
+        post: {
+          summary: 'Revoke a certificate, all of a device, or all of a batch (security-admin; idempotent)',
+          security: [{ token: [] }],
+          requestBody: { required: true, ...json(S.RevokeBody) },
+          responses: {
+            '200': { description: 'counts and the newly revoked serials' },
+            ...errors,
+            '404': problem('no such serial, device or batch'),
+          },
+        },
+      },
       '/v1/certificates/{serial}': {
         get: {
           summary: 'One certificate',

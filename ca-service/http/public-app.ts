@@ -1,5 +1,5 @@
 // The plain-HTTP app relying parties use without TLS (RFC 5019 expects it): CA certificates
-// at the AIA caIssuers URLs. CRLs and OCSP join it with the revocation work.
+// at the AIA caIssuers URLs and CRLs at the CRL distribution point URLs.
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { EdgesealError } from '../../lib/errors.ts';
@@ -8,7 +8,11 @@ import type { AppEnv } from './env.ts';
 import { errorResponse } from './problem.ts';
 import { requestLog } from './request-log.ts';
 
-export function createPublicApp(issuers: readonly Issuer[], log: Logger): Hono<AppEnv> {
+export function createPublicApp(
+  issuers: readonly Issuer[],
+  crl: (issuerId: string) => { der: Buffer; number: number } | undefined,
+  log: Logger,
+): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestLog(log));
   app.onError((err, c) => errorResponse(err, c));
@@ -24,6 +28,17 @@ export function createPublicApp(issuers: readonly Issuer[], log: Logger): Hono<A
     return c.body(new Uint8Array(der), 200, {
       'Content-Type': 'application/pkix-cert',
       'Cache-Control': 'public, max-age=86400',
+    });
+  });
+  // RFC 5280 §4.2.1.13 / RFC 2585 §4.2: a DER CRL at the distribution point URL.
+  app.get('/crl/:file', (c) => {
+    const m = /^(.+)\.crl$/.exec(c.req.param('file'));
+    const current = m ? crl(m[1]!) : undefined;
+    if (!current) throw new EdgesealError('ERR_NOT_FOUND', 'no such CRL');
+    return c.body(new Uint8Array(current.der), 200, {
+      'Content-Type': 'application/pkix-crl',
+      'Cache-Control': 'public, max-age=60',
+      ETag: `"crl-${current.number}"`,
     });
   });
   app.get('/health', (c) => c.json({ status: 'ok' }));

@@ -63,6 +63,7 @@ export const certificates = pgTable(
     index('certificates_batch_idx').on(t.batchId),
     index('certificates_spki_idx').on(t.spkiSha256),
     index('certificates_not_after_idx').on(t.notAfter),
+    index('certificates_revoked_idx').on(t.issuerId, t.revokedAt),
   ],
 );
 
@@ -98,3 +99,12 @@ export const auditEvents = pgTable(
   },
   (t) => [index('audit_action_idx').on(t.action)],
 );
+
+/** The latest CRL per issuer and its number; the number only ever grows (RFC 5280 §5.2.3). */
+export const crlState = pgTable('crl_state', {
+  issuerId: text('issuer_id').primaryKey(),
+  number: bigint('number', { mode: 'number' }).notNull(),
+  thisUpdate: timestamp('this_update', { withTimezone: true }).notNull(),
+  nextUpdate: timestamp('next_update', { withTimezone: true }).notNull(),
+  der: bytea('der').notNull(),
+});

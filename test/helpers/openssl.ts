@@ -1,6 +1,6 @@
 // openssl as an independent peer in tests: it makes keys and CSRs the way a device tool
 // would, and checks what edgeseal returns.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,14 +11,10 @@ export function openssl(args: string[], input?: string | Buffer): string {
   return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-/** openssl that returns {status, out} instead of throwing. */
+/** openssl that returns {status, out: stdout + stderr} instead of throwing. */
 export function opensslTry(args: string[], input?: string | Buffer): { status: number; out: string } {
-  try {
-    return { status: 0, out: openssl(args, input) };
-  } catch (e) {
-    const err = e as { status: number; stdout?: string; stderr?: string };
-    return { status: err.status ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
+  const r = spawnSync('openssl', args, { input, encoding: 'utf8' });
+  return { status: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
 export type KeySpec = 'ec-p256' | 'ec-p384' | 'ed25519' | 'rsa-1024' | 'rsa-2048' | 'ec-secp256k1';

@@ -95,3 +95,18 @@ export const Token = z.object({
 });
 
 export const TokenCreated = Token.extend({ token: z.string().describe('shown once: `<id>.<secret>`') });
+
+export const RevokeBody = z
+  .object({
+    serial: z
+      .string()
+      .regex(/^[0-9A-Fa-f:]{1,60}$/, 'a hex serial')
+      .optional(),
+    device_id: z.string().min(1).max(64).optional(),
+    batch_id: z.string().min(1).max(64).optional(),
+    reason: z
+      .union([z.string(), z.number().int()])
+      .optional()
+      .describe('RFC 5280 CRLReason name or number; default unspecified'),
+  })
+  .strict();

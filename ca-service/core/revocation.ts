@@ -1,0 +1,86 @@
+// Revocation: of one certificate, every certificate of a device, or every certificate of a
+// production batch (which also ends the batch credential). Idempotent and audited.
+import { EdgesealError } from '../../lib/errors.ts';
+import type { AuditEvent, Clock } from './ports.ts';
+
+/** RFC 5280 §5.3.1 CRLReason values we accept. certificateHold (6) is not: revocation is final. */
+export const REASONS = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  privilegeWithdrawn: 9,
+} as const;
+
+export function parseReason(text: string | number | undefined): number {
+  if (text === undefined) return 0;
+  const norm = String(text).replace(/[-_ ]/g, '').toLowerCase();
+  for (const [name, code] of Object.entries(REASONS)) {
+    if (name.toLowerCase() === norm || String(code) === norm) return code;
+  }
+  throw new EdgesealError(
+    'ERR_INVALID_REQUEST',
+    `revocation reason "${text}" is not one of ${Object.keys(REASONS).join(', ')} (or their RFC 5280 numbers)`,
+  );
+}
+
+export const reasonName = (code: number): string =>
+  Object.entries(REASONS).find(([, c]) => c === code)?.[0] ?? `reason-${code}`;
+
+export type RevocationTarget = { serial: string } | { deviceId: string } | { batchId: string };
+
+export interface RevokedEntry {
+  readonly serial: string;
+  readonly issuerId: string;
+  readonly revokedAt: Date;
+  readonly reason: number;
+}
+
+export interface RevocationPort {
+  /**
+   * In one transaction: marks every unrevoked certificate matching `target` revoked, writes
+   * one audit event per certificate, and (for a batch) ends the batch credential.
+   * Returns the newly revoked and how many matched but were already revoked.
+   */
+  revoke(
+    target: RevocationTarget,
+    at: Date,
+    reason: number,
+    audit: (serial: string) => AuditEvent,
+  ): Promise<{ revoked: RevokedEntry[]; alreadyRevoked: number; targetExists: boolean }>;
+}
+
+export type RevocationListener = (entries: readonly RevokedEntry[]) => void;
+
+export class RevocationService {
+  private readonly listeners: RevocationListener[] = [];
+
+  constructor(
+    private readonly store: RevocationPort,
+    private readonly clock: Clock,
+  ) {}
+
+  onRevoked(l: RevocationListener): void {
+    this.listeners.push(l);
+  }
+
+  async revoke(target: RevocationTarget, reason: number, actor: string) {
+    const at = this.clock.now();
+    const scope = 'serial' in target ? 'serial' : 'deviceId' in target ? 'device' : 'batch';
+    const value =
+      'serial' in target ? target.serial : 'deviceId' in target ? target.deviceId : target.batchId;
+    const r = await this.store.revoke(target, at, reason, (serial) => ({
+      at,
+      actor,
+      action: 'certificate.revoke',
+      outcome: 'ok',
+      subject: serial,
+      details: { reason: reasonName(reason), scope, [scope]: value },
+    }));
+    if (!r.targetExists) throw new EdgesealError('ERR_NOT_FOUND', `no ${scope} ${value}`);
+    if (r.revoked.length) for (const l of this.listeners) l(r.revoked);
+    return { revoked: r.revoked, alreadyRevoked: r.alreadyRevoked };
+  }
+}

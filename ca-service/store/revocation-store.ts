@@ -1,0 +1,110 @@
+import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import { auditEvents, batches, certificates, crlState, devices } from '../../migrations/schema/index.ts';
+import type { AuditEvent } from '../core/ports.ts';
+import type { RevocationPort, RevocationTarget, RevokedEntry } from '../core/revocation.ts';
+import { auditRow } from './audit-rows.ts';
+import type { Db } from './db.ts';
+
+const AUDIT_CHUNK = 1000;
+
+export class RevocationStore implements RevocationPort {
+  constructor(private readonly db: Db) {}
+
+  async revoke(target: RevocationTarget, at: Date, reason: number, audit: (serial: string) => AuditEvent) {
+    const match =
+      'serial' in target
+        ? eq(certificates.serial, target.serial)
+        : 'deviceId' in target
+          ? eq(certificates.deviceId, target.deviceId)
+          : eq(certificates.batchId, target.batchId);
+    return this.db.transaction(async (tx) => {
+      const exists =
+        'serial' in target
+          ? (await tx.select({ s: certificates.serial }).from(certificates).where(match).limit(1)).length > 0
+          : 'deviceId' in target
+            ? (
+                await tx
+                  .select({ s: devices.id })
+                  .from(devices)
+                  .where(eq(devices.id, target.deviceId))
+                  .limit(1)
+              ).length > 0
+            : (
+                await tx
+                  .select({ s: batches.id })
+                  .from(batches)
+                  .where(eq(batches.id, target.batchId))
+                  .limit(1)
+              ).length > 0;
+      if (!exists) return { revoked: [], alreadyRevoked: 0, targetExists: false };
+      // counted before the update: these were revoked earlier and stay as they were
+      const [already] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(certificates)
+        .where(and(match, isNotNull(certificates.revokedAt)));
+      const rows = await tx
+        .update(certificates)
+        .set({ revokedAt: at, revocationReason: reason })
+        .where(and(match, isNull(certificates.revokedAt)))
+        .returning({ serial: certificates.serial, issuerId: certificates.issuerId });
+      for (let i = 0; i < rows.length; i += AUDIT_CHUNK) {
+        await tx
+          .insert(auditEvents)
+          .values(rows.slice(i, i + AUDIT_CHUNK).map((r) => auditRow(audit(r.serial))));
+      }
+      if ('batchId' in target) {
+        await tx
+          .update(batches)
+          .set({ revokedAt: at })
+          .where(and(eq(batches.id, target.batchId), isNull(batches.revokedAt)));
+      }
+      const revoked: RevokedEntry[] = rows.map((r) => ({
+        serial: r.serial,
+        issuerId: r.issuerId,
+        revokedAt: at,
+        reason,
+      }));
+      return { revoked, alreadyRevoked: already?.n ?? 0, targetExists: true };
+    });
+  }
+
+  /** All revoked certificates of an issuer, for (re)building its CRL. */
+  async revokedOf(issuerId: string): Promise<RevokedEntry[]> {
+    const rows = await this.db
+      .select({
+        serial: certificates.serial,
+        revokedAt: certificates.revokedAt,
+        reason: certificates.revocationReason,
+      })
+      .from(certificates)
+      .where(and(eq(certificates.issuerId, issuerId), isNotNull(certificates.revokedAt)))
+      .orderBy(certificates.revokedAt);
+    return rows.map((r) => ({ serial: r.serial, issuerId, revokedAt: r.revokedAt!, reason: r.reason ?? 0 }));
+  }
+
+  /** Allocates the next CRL number and stores the CRL made with it, atomically. */
+  async publishCrl(
+    issuerId: string,
+    make: (number: number) => { der: Buffer; thisUpdate: Date; nextUpdate: Date },
+  ): Promise<{ number: number; der: Buffer }> {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(7468203)`);
+      const [cur] = await tx
+        .select({ number: crlState.number })
+        .from(crlState)
+        .where(eq(crlState.issuerId, issuerId));
+      const number = (cur?.number ?? 0) + 1;
+      const crl = make(number);
+      await tx
+        .insert(crlState)
+        .values({ issuerId, number, ...crl })
+        .onConflictDoUpdate({ target: crlState.issuerId, set: { number, ...crl } });
+      return { number, der: crl.der };
+    });
+  }
+
+  async latestCrl(issuerId: string): Promise<{ number: number; der: Buffer; nextUpdate: Date } | undefined> {
+    const [row] = await this.db.select().from(crlState).where(eq(crlState.issuerId, issuerId));
+    return row;
+  }
+}
