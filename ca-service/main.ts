@@ -16,7 +16,8 @@ import { RevocationService } from './core/revocation.ts';
 import { TokenService } from './core/tokens.ts';
 import { createApp } from './http/app.ts';
 import { createPublicApp } from './http/public-app.ts';
-import { issueServerIdentity, SERVER_CERT_DAYS } from './keys/server-identity.ts';
+import { issueServiceIdentity, OCSP_CERT_DAYS, SERVER_CERT_DAYS } from './keys/server-identity.ts';
+import { DEFAULT_OCSP_OPTIONS, OcspResponder } from './revocation/ocsp-responder.ts';
 import { BatchStore } from './store/batch-store.ts';
 import { type Database, ping } from './store/db.ts';
 import { IssuanceStore } from './store/issuance-store.ts';
@@ -92,7 +93,23 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   });
 
   const identity = () =>
-    issueServerIdentity(hierarchy.issuing, config.hosts, issuanceStore, clock.now(), 'control-plane https');
+    issueServiceIdentity(
+      hierarchy.issuing,
+      { kind: 'server', hosts: config.hosts },
+      issuanceStore,
+      clock.now(),
+    );
+  const ocspIdentity = () =>
+    issueServiceIdentity(hierarchy.issuing, { kind: 'ocsp' }, issuanceStore, clock.now());
+  const ocsp = new OcspResponder(
+    hierarchy.issuing,
+    await ocspIdentity(),
+    async (serial) => !!(await issuanceStore.getCertificate(serial)),
+    (serial) => crl.revoked(serial),
+    clock,
+    DEFAULT_OCSP_OPTIONS,
+  );
+  revocations.onRevoked((entries) => ocsp.invalidate(entries.map((e) => e.serial)));
   const id = await identity();
   const caPem = hierarchy.chain.map((d) => toPem('CERTIFICATE', d)).join('');
   const tlsOptions = (i: typeof id) => ({ key: i.keyPem, cert: i.certChainPem });
@@ -113,7 +130,8 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     getRequestListener(
       createPublicApp(
         [hierarchy.issuing, hierarchy.root],
-        (id) => (id === hierarchy.issuing.id ? crl.latest() : undefined),
+        (issuerId) => (issuerId === hierarchy.issuing.id ? crl.latest() : undefined),
+        ocsp,
         log,
       ).fetch,
     ),
@@ -127,6 +145,15 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
       .catch((err) => log.error({ err }, 'server certificate renewal failed; will retry'));
   }, renewEvery);
   renewTimer.unref();
+  const ocspRenewTimer = setInterval(
+    () => {
+      ocspIdentity()
+        .then((next) => ocsp.use(next))
+        .catch((err) => log.error({ err }, 'OCSP responder certificate renewal failed; will retry'));
+    },
+    (OCSP_CERT_DAYS * 2 * 86_400_000) / 3,
+  );
+  ocspRenewTimer.unref();
 
   let httpsPort: number;
   let httpPort: number;
@@ -135,6 +162,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     httpPort = await listen(http, config.httpPort, config.listenHost);
   } catch (e) {
     clearInterval(renewTimer);
+    clearInterval(ocspRenewTimer);
     crl.stop();
     https.close();
     if (!opts.database) await database.close();
@@ -174,6 +202,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
       if (closed) return;
       closed = true;
       clearInterval(renewTimer);
+      clearInterval(ocspRenewTimer);
       crl.stop();
       await crl.settled();
       https.closeAllConnections();

@@ -1,9 +1,11 @@
 // Certificate profiles: what each kind of certificate the CA signs contains. Each is an
 // ordered list of pre-encoded extensions plus the per-certificate parts.
 import { buildTbs, type Signer, signCertificate, spkiKeyBits } from '../../lib/x509/certificate.ts';
+import { nul } from '../../lib/der/encode.ts';
 import {
   authorityKeyIdentifier,
   basicConstraints,
+  extension,
   extKeyUsage,
   keyIdentifier,
   keyUsage,
@@ -119,6 +121,33 @@ export function deviceCertificate(issuer: Issuer, p: DeviceCertificateInput): Bu
         subjectAltName({ uris: [deviceUri(p.trustDomain, p.deviceId)] }),
         ...issuer.issuedExtensions,
       ],
+    },
+    issuer.signer.algorithmIdentifier,
+  );
+  return signCertificate(tbs, issuer.signer);
+}
+
+const OCSP_EXTENSIONS = [
+  basicConstraints(false),
+  keyUsage(['digitalSignature']),
+  extKeyUsage([OID.ocspSigning]),
+  // RFC 6960 §4.2.2.2.1 id-pkix-ocsp-nocheck: clients need not check this certificate's status
+  extension('1.3.6.1.5.5.7.48.1.5', false, nul()),
+];
+
+/** A delegated OCSP responder certificate (RFC 6960 §4.2.2.2). Short-lived: it carries nocheck. */
+export function ocspResponderCertificate(
+  issuer: Issuer,
+  p: { serial: Buffer; spki: Buffer; validity: Validity },
+): Buffer {
+  const tbs = buildTbs(
+    {
+      serial: p.serial,
+      issuer: issuer.cert.subjectDer,
+      subject: encodeName([{ type: OID.commonName, value: `edgeseal OCSP responder for ${issuer.id}` }]),
+      ...p.validity,
+      spki: p.spki,
+      extensions: [...OCSP_EXTENSIONS, ski(p.spki), authorityKeyIdentifier(issuer.keyId)],
     },
     issuer.signer.algorithmIdentifier,
   );

@@ -1,9 +1,12 @@
 // The plain-HTTP app relying parties use without TLS (RFC 5019 expects it): CA certificates
 // at the AIA caIssuers URLs and CRLs at the CRL distribution point URLs.
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import { EdgesealError } from '../../lib/errors.ts';
+import { decodeBase64Strict } from '../../lib/pem.ts';
 import type { Issuer } from '../core/issuer.ts';
+import type { OcspResponder } from '../revocation/ocsp-responder.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse } from './problem.ts';
 import { requestLog } from './request-log.ts';
@@ -11,10 +14,20 @@ import { requestLog } from './request-log.ts';
 export function createPublicApp(
   issuers: readonly Issuer[],
   crl: (issuerId: string) => { der: Buffer; number: number } | undefined,
+  ocsp: OcspResponder,
   log: Logger,
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestLog(log));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: 16_384,
+      onError: () => {
+        throw new EdgesealError('ERR_BODY_TOO_LARGE', 'request body is larger than 16384 bytes');
+      },
+    }),
+  );
   app.onError((err, c) => errorResponse(err, c));
   app.notFound((c) =>
     errorResponse(new EdgesealError('ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c),
@@ -40,6 +53,31 @@ export function createPublicApp(
       'Cache-Control': 'public, max-age=60',
       ETag: `"crl-${current.number}"`,
     });
+  });
+  // OCSP: RFC 6960 §A.1 POST, and RFC 5019 §5 GET with the base64 request in the path.
+  const ocspReply = (c: Context<AppEnv>, r: { der: Buffer; cacheable: boolean }) =>
+    c.body(new Uint8Array(r.der), 200, {
+      'Content-Type': 'application/ocsp-response',
+      'Cache-Control': r.cacheable
+        ? `public, max-age=${ocsp.opts.cacheSeconds}, no-transform, must-revalidate`
+        : 'no-store',
+    });
+  app.post('/ocsp', async (c) => {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/ocsp-request') {
+      throw new EdgesealError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/ocsp-request');
+    }
+    return ocspReply(c, await ocsp.respond(Buffer.from(await c.req.arrayBuffer())));
+  });
+  app.get('/ocsp/*', async (c) => {
+    const encoded = c.req.path.slice('/ocsp/'.length);
+    let der: Buffer;
+    try {
+      der = decodeBase64Strict(decodeURIComponent(encoded), 'OCSP request');
+    } catch {
+      der = Buffer.alloc(0); // answered as malformedRequest by the responder
+    }
+    return ocspReply(c, await ocsp.respond(der));
   });
   app.get('/health', (c) => c.json({ status: 'ok' }));
   return app;

@@ -23,6 +23,7 @@ export const DEFAULT_CRL_OPTIONS: CrlOptions = {
 
 export class CrlPublisher {
   private entries = new Map<string, Buffer>();
+  private revokedBySerial = new Map<string, RevokedEntry>();
   private current: { number: number; der: Buffer; builtAt: number } | undefined;
   private pending: NodeJS.Timeout | undefined;
   private refresh: NodeJS.Timeout | undefined;
@@ -54,11 +55,17 @@ export class CrlPublisher {
     return this.current;
   }
 
+  /** The revocation of a serial of this issuer, if it is revoked. */
+  revoked(serial: string): RevokedEntry | undefined {
+    return this.revokedBySerial.get(serial);
+  }
+
   /** New revocations: encoded now, published within debounceMs. */
   add(revoked: readonly RevokedEntry[]): void {
     for (const r of revoked) {
-      if (r.issuerId === this.issuer.id)
-        this.entries.set(r.serial, crlEntry(r.serial, r.revokedAt, r.reason));
+      if (r.issuerId !== this.issuer.id) continue;
+      this.entries.set(r.serial, crlEntry(r.serial, r.revokedAt, r.reason));
+      this.revokedBySerial.set(r.serial, r);
     }
     if (!this.pending) {
       this.pending = setTimeout(() => {
@@ -78,6 +85,7 @@ export class CrlPublisher {
   private async reload(): Promise<void> {
     const all = await this.store.revokedOf(this.issuer.id);
     this.entries = new Map(all.map((r) => [r.serial, crlEntry(r.serial, r.revokedAt, r.reason)]));
+    this.revokedBySerial = new Map(all.map((r) => [r.serial, r]));
     await this.rebuild();
   }
 

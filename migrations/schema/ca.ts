@@ -43,7 +43,7 @@ export const certificates = pgTable(
   'certificates',
   {
     serial: text('serial').primaryKey(),
-    kind: text('kind', { enum: ['device', 'server'] }).notNull(),
+    kind: text('kind', { enum: ['device', 'server', 'ocsp'] }).notNull(),
     deviceId: text('device_id'),
     batchId: text('batch_id'),
     hardwareModel: text('hardware_model'),

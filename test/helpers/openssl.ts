@@ -1,6 +1,6 @@
 // openssl as an independent peer in tests: it makes keys and CSRs the way a device tool
 // would, and checks what edgeseal returns.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,4 +50,13 @@ export function writeTmp(dir: string, name: string, data: string | Buffer): stri
   const p = join(dir, name);
   writeFileSync(p, data);
   return p;
+}
+
+/** openssl as a network client of a server in this process: must not block the event loop. */
+export function opensslAsync(args: string[]): Promise<{ status: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile('openssl', args, { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+    });
+  });
 }

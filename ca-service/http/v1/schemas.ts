@@ -46,7 +46,7 @@ export const BatchCreated = Batch.extend({
 
 export const Certificate = z.object({
   serial: z.string(),
-  kind: z.enum(['device', 'server']),
+  kind: z.enum(['device', 'server', 'ocsp']),
   device_id: z.string().nullable(),
   batch_id: z.string().nullable(),
   hardware_model: z.string().nullable(),
