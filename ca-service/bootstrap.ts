@@ -8,7 +8,7 @@ import { apiTokens } from '../migrations/schema/index.ts';
 import type { CaConfig } from './config.ts';
 import type { Clock } from './core/ports.ts';
 import { TokenService } from './core/tokens.ts';
-import { ensureHierarchy, type Hierarchy } from './keys/hierarchy.ts';
+import { ensureHierarchy, ensureLogKey, type Hierarchy, type LogKey } from './keys/hierarchy.ts';
 import { type Kek, loadKek } from './keys/kek-source.ts';
 import { CaKeyStore } from './store/ca-key-store.ts';
 import { type Database, openDatabase, pgliteDirOf } from './store/db.ts';
@@ -18,11 +18,13 @@ export interface Bootstrapped {
   readonly database: Database;
   readonly kek: Kek;
   readonly hierarchy: Hierarchy;
+  readonly logKey: LogKey;
   readonly paths: {
     readonly dataDir: string;
     readonly rootPem: string;
     readonly chainPem: string;
     readonly adminToken: string;
+    readonly logKeyPem: string;
   };
   /** set when this start created the admin credential */
   readonly adminTokenCreated: boolean;
@@ -33,6 +35,8 @@ export const dataPaths = (dataDir: string) => ({
   rootPem: join(dataDir, 'ca', 'root.pem'),
   chainPem: join(dataDir, 'ca', 'chain.pem'),
   adminToken: join(dataDir, 'admin.token'),
+  /** public key that signs audit checkpoints and transparency tree heads; auditors pin it */
+  logKeyPem: join(dataDir, 'ca', 'log-key.pem'),
   endpoint: join(dataDir, 'control-plane.json'),
 });
 
@@ -55,11 +59,13 @@ export async function bootstrap(config: CaConfig, clock: Clock, database?: Datab
       issuingValidityYears: 10,
       now: clock.now(),
     });
+    const logKey = await ensureLogKey(new CaKeyStore(db.db), kek, clock.now());
     mkdirSync(join(config.dataDir, 'ca'), { recursive: true });
+    writeFileSync(paths.logKeyPem, toPem('PUBLIC KEY', logKey.publicKeyDer));
     writeFileSync(paths.rootPem, toPem('CERTIFICATE', hierarchy.root.cert.der));
     writeFileSync(paths.chainPem, hierarchy.chain.map((d) => toPem('CERTIFICATE', d)).join(''));
     const adminTokenCreated = await ensureAdminToken(db, clock, paths.adminToken);
-    return { database: db, kek, hierarchy, paths, adminTokenCreated };
+    return { database: db, kek, hierarchy, logKey, paths, adminTokenCreated };
   } catch (e) {
     if (!database) await db.close();
     throw e;

@@ -21,6 +21,8 @@ import { DEFAULT_OCSP_OPTIONS, OcspResponder } from './revocation/ocsp-responder
 import { BatchStore } from './store/batch-store.ts';
 import { type Database, ping } from './store/db.ts';
 import { IssuanceStore } from './store/issuance-store.ts';
+import { AuditLogStore } from './store/audit-log.ts';
+import { Checkpointer } from './audit/checkpointer.ts';
 import { RevocationStore } from './store/revocation-store.ts';
 import { TokenStore } from './store/token-store.ts';
 import { CrlPublisher, type CrlOptions, DEFAULT_CRL_OPTIONS } from './revocation/crl-publisher.ts';
@@ -32,6 +34,7 @@ export interface ControlPlane {
   readonly httpUrl: string;
   readonly boot: Bootstrapped;
   readonly crl: CrlPublisher;
+  readonly checkpointer: Checkpointer;
   close(): Promise<void>;
 }
 
@@ -43,6 +46,7 @@ export interface StartOptions {
   /** write control-plane.json for the CLI to find (default true) */
   readonly announce?: boolean;
   readonly crl?: Partial<CrlOptions>;
+  readonly checkpointIntervalMs?: number;
 }
 
 const listen = (server: Server | HttpsServer, port: number, host: string) =>
@@ -76,7 +80,13 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   });
   revocations.onRevoked((entries) => crl.add(entries));
   await crl.start();
+  const auditLog = new AuditLogStore(database.db);
+  const checkpointer = new Checkpointer(auditLog, boot.logKey, clock, log, opts.checkpointIntervalMs);
+  await checkpointer.checkpointNow();
+  checkpointer.start();
   const app = createApp({
+    auditLog,
+    logKey: boot.logKey,
     authority,
     issuanceStore,
     batches: new BatchService(new BatchStore(database.db), clock),
@@ -164,6 +174,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     clearInterval(renewTimer);
     clearInterval(ocspRenewTimer);
     crl.stop();
+    checkpointer.stop();
     https.close();
     if (!opts.database) await database.close();
     throw e;
@@ -198,12 +209,14 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     httpUrl,
     boot,
     crl,
+    checkpointer,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(renewTimer);
       clearInterval(ocspRenewTimer);
       crl.stop();
+      checkpointer.stop();
       await crl.settled();
       https.closeAllConnections();
       http.closeAllConnections();

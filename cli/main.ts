@@ -1,6 +1,7 @@
 // The edgeseal CLI: one composition root; each verb group lives in its own file.
 import { parseCaConfig } from '../ca-service/config.ts';
 import { EdgesealError } from '../lib/errors.ts';
+import { auditCommand } from './audit.ts';
 import { batchCommand } from './batch.ts';
 import { ApiError, connect } from './client.ts';
 import { initCommand, upCommand } from './init-up.ts';
@@ -21,6 +22,8 @@ usage: edgeseal <command> [options] [--json]
   token list | revoke ID
   revoke --serial S | --device D | --batch B [--reason keyCompromise|superseded|…]
                                (needs a security-admin token: --token or EDGESEAL_TOKEN)
+  audit verify                 check the audit hash chain and its signed checkpoints; names any
+                               changed, deleted, inserted or reordered event (exit 1 if any)
 
 global options: --json (machine-readable output), --token T (API token; default: the data
 directory's admin token), --url U (control plane URL; default: the running one)
@@ -57,6 +60,8 @@ async function main(argv: string[]): Promise<void> {
       return tokenCommand(rest, client, json);
     case 'revoke':
       return revokeCommand(rest, client, json);
+    case 'audit':
+      return auditCommand(rest, client, json, config.dataDir);
     default:
       throw new UsageError(`unknown command "${cmd}"; see edgeseal --help`);
   }

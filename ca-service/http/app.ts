@@ -9,6 +9,8 @@ import type { BatchService } from '../core/batches.ts';
 import type { Issuer } from '../core/issuer.ts';
 import type { AuthorityStore, Clock } from '../core/ports.ts';
 import type { RevocationService } from '../core/revocation.ts';
+import type { LogKey } from '../keys/hierarchy.ts';
+import type { AuditLogStore } from '../store/audit-log.ts';
 import type { TokenService } from '../core/tokens.ts';
 import type { AppEnv } from './env.ts';
 import { estRoutes } from './est.ts';
@@ -19,6 +21,7 @@ import { batchRoutes } from './v1/batches.ts';
 import { certificateRoutes } from './v1/certificates.ts';
 import { enrollRoutes } from './v1/enroll.ts';
 import { revocationRoutes } from './v1/revocations.ts';
+import { auditRoutes } from './v1/audit.ts';
 import { tokenRoutes } from './v1/tokens.ts';
 
 export interface AppDeps {
@@ -27,6 +30,8 @@ export interface AppDeps {
   readonly batches: BatchService;
   readonly tokens: TokenService;
   readonly revocations: RevocationService;
+  readonly auditLog: AuditLogStore;
+  readonly logKey: LogKey;
   readonly issuing: Issuer;
   readonly chain: readonly Buffer[];
   readonly clock: Clock;
@@ -60,6 +65,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1/certificates', certificateRoutes(d.issuanceStore, d.tokens, d.clock));
   app.route('/v1/tokens', tokenRoutes(d.tokens, d.clock));
   app.route('/v1/revocations', revocationRoutes(d.revocations, d.tokens));
+  app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
   const ca = {
     issuer_id: d.issuing.id,
     trust_domain: d.trustDomain,

@@ -1,6 +1,6 @@
 // The CA hierarchy: root CA → issuing CA. Created once (idempotently, across processes),
 // keys wrapped under the KEK; loaded and unwrapped into memory on every start.
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { unwrapPrivateKey, wrapPrivateKey } from '../../lib/key-wrap.ts';
 import { CA_KEY_ALGORITHMS, type CaKeyAlgorithm } from '../../lib/x509/algorithms.ts';
 import { randomSerial } from '../../lib/x509/certificate.ts';
@@ -65,6 +65,7 @@ function create(kek: Kek, o: HierarchyOptions) {
         id: rootId,
         role: 'root' as const,
         certDer: rootDer,
+        publicKeyDer: rootSpki,
         keyWrapped: wrapPrivateKey(kek.key, rk.privateKey, aadFor(rootId)),
         algorithm: o.algorithm,
       },
@@ -72,6 +73,7 @@ function create(kek: Kek, o: HierarchyOptions) {
         id: issuingId,
         role: 'issuing' as const,
         certDer: issuingDer,
+        publicKeyDer: issuingSpki,
         keyWrapped: wrapPrivateKey(kek.key, ik.privateKey, aadFor(issuingId)),
         algorithm: o.algorithm,
       },
@@ -89,7 +91,49 @@ function create(kek: Kek, o: HierarchyOptions) {
 
 function load(row: CaKeyRow, kek: Kek, o: HierarchyOptions): Issuer {
   const key = unwrapPrivateKey(kek.key, row.keyWrapped, aadFor(row.id));
+  if (!row.certDer) throw new EdgesealError('ERR_CA_NOT_INITIALIZED', `CA key ${row.id} has no certificate`);
   return makeIssuer(row.id, row.certDer, keySigner(key, caKeyAlgorithmOf(key)), o);
+}
+
+export interface LogKey {
+  readonly id: string;
+  readonly key: KeyObject;
+  readonly publicKeyDer: Buffer;
+}
+
+/** The log key signs audit checkpoints and transparency tree heads. Created once. */
+export async function ensureLogKey(store: CaKeyStore, kek: Kek, now: Date): Promise<LogKey> {
+  let row = await store.active('log');
+  if (!row) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const spki = publicKey.export({ format: 'der', type: 'spki' });
+    const id = `log-${keyTag(spki)}`;
+    await store.createLogKeyOnce(
+      {
+        id,
+        role: 'log',
+        certDer: null,
+        publicKeyDer: spki,
+        keyWrapped: wrapPrivateKey(kek.key, privateKey, aadFor(id)),
+        algorithm: 'P-256',
+      },
+      {
+        at: now,
+        actor: 'system',
+        action: 'log-key.create',
+        outcome: 'ok',
+        subject: id,
+        details: { kek_id: kek.id },
+      },
+    );
+    row = await store.active('log');
+    if (!row) throw new EdgesealError('ERR_CA_NOT_INITIALIZED', 'log key could not be created');
+  }
+  return {
+    id: row.id,
+    key: unwrapPrivateKey(kek.key, row.keyWrapped, aadFor(row.id)),
+    publicKeyDer: row.publicKeyDer,
+  };
 }
 
 export async function ensureHierarchy(store: CaKeyStore, kek: Kek, o: HierarchyOptions): Promise<Hierarchy> {

@@ -1,8 +1,8 @@
 // Production batches: create, revoke, list. Each change lands with its audit event.
 import { desc, eq } from 'drizzle-orm';
-import { auditEvents, batches } from '../../migrations/schema/index.ts';
+import { batches } from '../../migrations/schema/index.ts';
 import type { AuditEvent, BatchRecord } from '../core/ports.ts';
-import { auditRow } from './audit-rows.ts';
+import { appendAuditEvents } from './audit-log.ts';
 import type { Db } from './db.ts';
 
 export class BatchStore {
@@ -11,7 +11,7 @@ export class BatchStore {
   async create(batch: BatchRecord, audit: AuditEvent): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.insert(batches).values(batch);
-      await tx.insert(auditEvents).values(auditRow(audit));
+      await appendAuditEvents(tx, [audit]);
     });
   }
 
@@ -22,7 +22,7 @@ export class BatchStore {
       if (!row) return undefined;
       if (row.revokedAt) return row;
       const [updated] = await tx.update(batches).set({ revokedAt: at }).where(eq(batches.id, id)).returning();
-      await tx.insert(auditEvents).values(auditRow(audit));
+      await appendAuditEvents(tx, [audit]);
       return updated;
     });
   }

@@ -1,8 +1,8 @@
 // CA keys and certificates in the database (so every control-plane instance shares them).
 import { and, eq, sql } from 'drizzle-orm';
-import { auditEvents, caKeys } from '../../migrations/schema/index.ts';
+import { caKeys } from '../../migrations/schema/index.ts';
 import type { AuditEvent } from '../core/ports.ts';
-import { auditRow } from './audit-rows.ts';
+import { appendAuditEvents } from './audit-log.ts';
 import type { Db } from './db.ts';
 
 export type CaKeyRow = typeof caKeys.$inferSelect;
@@ -10,7 +10,22 @@ export type CaKeyRow = typeof caKeys.$inferSelect;
 export class CaKeyStore {
   constructor(private readonly db: Db) {}
 
-  async active(role: 'root' | 'issuing'): Promise<CaKeyRow | undefined> {
+  /** Inserts the log key unless one exists (under the same lock as the hierarchy). */
+  async createLogKeyOnce(row: typeof caKeys.$inferInsert, audit: AuditEvent): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(7468202)`);
+      const [existing] = await tx
+        .select({ id: caKeys.id })
+        .from(caKeys)
+        .where(eq(caKeys.role, 'log'))
+        .limit(1);
+      if (existing) return;
+      await tx.insert(caKeys).values(row);
+      await appendAuditEvents(tx, [audit]);
+    });
+  }
+
+  async active(role: 'root' | 'issuing' | 'log'): Promise<CaKeyRow | undefined> {
     const [row] = await this.db
       .select()
       .from(caKeys)
@@ -36,7 +51,7 @@ export class CaKeyStore {
       if (existing) return false;
       const { rows, audit } = create();
       await tx.insert(caKeys).values(rows);
-      await tx.insert(auditEvents).values(auditRow(audit));
+      await appendAuditEvents(tx, [audit]);
       return true;
     });
   }

@@ -2,7 +2,7 @@
 import { and, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { Batcher, type Settled } from '../../lib/batcher.ts';
 import { EdgesealError } from '../../lib/errors.ts';
-import { auditEvents, batches, certificates, deviceKeys, devices } from '../../migrations/schema/index.ts';
+import { batches, certificates, deviceKeys, devices } from '../../migrations/schema/index.ts';
 import type {
   AuditEvent,
   AuthorityStore,
@@ -11,7 +11,7 @@ import type {
   IssuanceRecord,
   KeyOwnership,
 } from '../core/ports.ts';
-import { auditRow } from './audit-rows.ts';
+import { appendAuditEvents } from './audit-log.ts';
 import type { Db } from './db.ts';
 import { pgError, UNIQUE_VIOLATION } from './pg-errors.ts';
 
@@ -138,9 +138,10 @@ export class IssuanceStore implements AuthorityStore {
       if (newKeys.length) await tx.insert(deviceKeys).values(newKeys);
       if (recs.length) await tx.insert(certificates).values(recs.map((r) => r.certificate));
       // audit rows in submission order, so `seq` follows the order requests were decided
-      await tx
-        .insert(auditEvents)
-        .values(items.map((i) => auditRow(i.kind === 'issuance' ? i.record.audit : i.event)));
+      await appendAuditEvents(
+        tx,
+        items.map((i) => (i.kind === 'issuance' ? i.record.audit : i.event)),
+      );
     });
   }
 

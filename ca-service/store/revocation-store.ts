@@ -1,11 +1,9 @@
 import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
-import { auditEvents, batches, certificates, crlState, devices } from '../../migrations/schema/index.ts';
+import { batches, certificates, crlState, devices } from '../../migrations/schema/index.ts';
 import type { AuditEvent } from '../core/ports.ts';
 import type { RevocationPort, RevocationTarget, RevokedEntry } from '../core/revocation.ts';
-import { auditRow } from './audit-rows.ts';
+import { appendAuditEvents } from './audit-log.ts';
 import type { Db } from './db.ts';
-
-const AUDIT_CHUNK = 1000;
 
 export class RevocationStore implements RevocationPort {
   constructor(private readonly db: Db) {}
@@ -47,11 +45,10 @@ export class RevocationStore implements RevocationPort {
         .set({ revokedAt: at, revocationReason: reason })
         .where(and(match, isNull(certificates.revokedAt)))
         .returning({ serial: certificates.serial, issuerId: certificates.issuerId });
-      for (let i = 0; i < rows.length; i += AUDIT_CHUNK) {
-        await tx
-          .insert(auditEvents)
-          .values(rows.slice(i, i + AUDIT_CHUNK).map((r) => auditRow(audit(r.serial))));
-      }
+      await appendAuditEvents(
+        tx,
+        rows.map((r) => audit(r.serial)),
+      );
       if ('batchId' in target) {
         await tx
           .update(batches)

@@ -1,8 +1,8 @@
 import { desc, eq } from 'drizzle-orm';
-import { apiTokens, auditEvents } from '../../migrations/schema/index.ts';
+import { apiTokens } from '../../migrations/schema/index.ts';
 import type { AuditEvent } from '../core/ports.ts';
 import type { TokenPort, TokenRecord } from '../core/tokens.ts';
-import { auditRow } from './audit-rows.ts';
+import { appendAuditEvents } from './audit-log.ts';
 import type { Db } from './db.ts';
 
 export class TokenStore implements TokenPort {
@@ -11,7 +11,7 @@ export class TokenStore implements TokenPort {
   async insert(t: TokenRecord, audit: AuditEvent): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.insert(apiTokens).values(t);
-      await tx.insert(auditEvents).values(auditRow(audit));
+      await appendAuditEvents(tx, [audit]);
     });
   }
 
@@ -28,7 +28,7 @@ export class TokenStore implements TokenPort {
         .set({ revokedAt: at })
         .where(eq(apiTokens.id, id))
         .returning();
-      await tx.insert(auditEvents).values(auditRow(audit));
+      await appendAuditEvents(tx, [audit]);
       return updated;
     });
   }

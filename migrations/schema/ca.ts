@@ -5,11 +5,15 @@ export const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array 
   fromDriver: (v) => Buffer.from(v),
 });
 
-/** CA keys and their certificates. Private keys only ever as KEK-wrapped ciphertext. */
+/**
+ * CA and log signing keys. Private keys only ever as KEK-wrapped ciphertext. CA keys have a
+ * certificate; the log key (audit checkpoints, transparency tree heads) has only its SPKI.
+ */
 export const caKeys = pgTable('ca_keys', {
   id: text('id').primaryKey(),
-  role: text('role', { enum: ['root', 'issuing'] }).notNull(),
-  certDer: bytea('cert_der').notNull(),
+  role: text('role', { enum: ['root', 'issuing', 'log'] }).notNull(),
+  certDer: bytea('cert_der'),
+  publicKeyDer: bytea('public_key_der').notNull(),
   /** AES-256-GCM under the KEK; see ca-service/keys/kek.ts for the format */
   keyWrapped: bytea('key_wrapped').notNull(),
   algorithm: text('algorithm').notNull(),
@@ -84,11 +88,14 @@ export const apiTokens = pgTable('api_tokens', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
-/** Append-only audit log. `seq` orders it; hash chaining lands with the audit work. */
+/**
+ * Append-only, hash-chained audit log (lib/audit-chain.ts): `hash` covers the event and
+ * `prev_hash`; `seq` is assigned under the lock on `audit_head`.
+ */
 export const auditEvents = pgTable(
   'audit_events',
   {
-    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    seq: bigint('seq', { mode: 'number' }).primaryKey(),
     at: timestamp('at', { withTimezone: true }).notNull(),
     actor: text('actor').notNull(),
     action: text('action').notNull(),
@@ -96,9 +103,27 @@ export const auditEvents = pgTable(
     subject: text('subject'),
     reason: text('reason'),
     details: text('details'),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
   },
   (t) => [index('audit_action_idx').on(t.action)],
 );
+
+/** The chain head: one row, locked by every append, so appends are serial across instances. */
+export const auditHead = pgTable('audit_head', {
+  id: integer('id').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  hash: text('hash').notNull(),
+});
+
+/** Signed checkpoints of the chain head (signed by the log key). */
+export const auditCheckpoints = pgTable('audit_checkpoints', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey(),
+  hash: text('hash').notNull(),
+  at: timestamp('at', { withTimezone: true }).notNull(),
+  signature: bytea('signature').notNull(),
+  keyId: text('key_id').notNull(),
+});
 
 /** The latest CRL per issuer and its number; the number only ever grows (RFC 5280 §5.2.3). */
 export const crlState = pgTable('crl_state', {

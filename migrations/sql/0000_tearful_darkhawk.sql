@@ -8,15 +8,31 @@ CREATE TABLE "api_tokens" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "audit_checkpoints" (
+	"seq" bigint PRIMARY KEY NOT NULL,
+	"hash" text NOT NULL,
+	"at" timestamp with time zone NOT NULL,
+	"signature" "bytea" NOT NULL,
+	"key_id" text NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "audit_events" (
-	"seq" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "audit_events_seq_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"seq" bigint PRIMARY KEY NOT NULL,
 	"at" timestamp with time zone NOT NULL,
 	"actor" text NOT NULL,
 	"action" text NOT NULL,
 	"outcome" text NOT NULL,
 	"subject" text,
 	"reason" text,
-	"details" text
+	"details" text,
+	"prev_hash" text NOT NULL,
+	"hash" text NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "audit_head" (
+	"id" integer PRIMARY KEY NOT NULL,
+	"seq" bigint NOT NULL,
+	"hash" text NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "batches" (
@@ -35,7 +51,8 @@ CREATE TABLE "batches" (
 CREATE TABLE "ca_keys" (
 	"id" text PRIMARY KEY NOT NULL,
 	"role" text NOT NULL,
-	"cert_der" "bytea" NOT NULL,
+	"cert_der" "bytea",
+	"public_key_der" "bytea" NOT NULL,
 	"key_wrapped" "bytea" NOT NULL,
 	"algorithm" text NOT NULL,
 	"active" boolean DEFAULT true NOT NULL,
@@ -60,6 +77,14 @@ CREATE TABLE "certificates" (
 	"revocation_reason" integer
 );
 --> statement-breakpoint
+CREATE TABLE "crl_state" (
+	"issuer_id" text PRIMARY KEY NOT NULL,
+	"number" bigint NOT NULL,
+	"this_update" timestamp with time zone NOT NULL,
+	"next_update" timestamp with time zone NOT NULL,
+	"der" "bytea" NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "device_keys" (
 	"spki_sha256" text PRIMARY KEY NOT NULL,
 	"device_id" text NOT NULL
@@ -76,4 +101,5 @@ CREATE INDEX "audit_action_idx" ON "audit_events" USING btree ("action");--> sta
 CREATE INDEX "certificates_device_idx" ON "certificates" USING btree ("device_id");--> statement-breakpoint
 CREATE INDEX "certificates_batch_idx" ON "certificates" USING btree ("batch_id");--> statement-breakpoint
 CREATE INDEX "certificates_spki_idx" ON "certificates" USING btree ("spki_sha256");--> statement-breakpoint
-CREATE INDEX "certificates_not_after_idx" ON "certificates" USING btree ("not_after");
+CREATE INDEX "certificates_not_after_idx" ON "certificates" USING btree ("not_after");--> statement-breakpoint
+CREATE INDEX "certificates_revoked_idx" ON "certificates" USING btree ("issuer_id","revoked_at");
