@@ -23,6 +23,8 @@ import { type Database, ping } from './store/db.ts';
 import { IssuanceStore } from './store/issuance-store.ts';
 import { AuditLogStore } from './store/audit-log.ts';
 import { Checkpointer } from './audit/checkpointer.ts';
+import { TlogStore } from './store/tlog-store.ts';
+import { TransparencyLog } from './transparency/tlog.ts';
 import { RevocationStore } from './store/revocation-store.ts';
 import { TokenStore } from './store/token-store.ts';
 import { CrlPublisher, type CrlOptions, DEFAULT_CRL_OPTIONS } from './revocation/crl-publisher.ts';
@@ -84,8 +86,10 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   const checkpointer = new Checkpointer(auditLog, boot.logKey, clock, log, opts.checkpointIntervalMs);
   await checkpointer.checkpointNow();
   checkpointer.start();
+  const tlog = new TransparencyLog(new TlogStore(database.db), boot.logKey, clock);
   const app = createApp({
     auditLog,
+    tlog,
     logKey: boot.logKey,
     authority,
     issuanceStore,

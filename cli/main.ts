@@ -7,6 +7,7 @@ import { ApiError, connect } from './client.ts';
 import { initCommand, upCommand } from './init-up.ts';
 import { UsageError } from './output.ts';
 import { revokeCommand } from './revoke.ts';
+import { tlogCommand } from './tlog.ts';
 import { tokenCommand } from './token.ts';
 
 const HELP = `edgeseal — chain of trust for edge-AI device fleets
@@ -24,6 +25,9 @@ usage: edgeseal <command> [options] [--json]
                                (needs a security-admin token: --token or EDGESEAL_TOKEN)
   audit verify                 check the audit hash chain and its signed checkpoints; names any
                                changed, deleted, inserted or reordered event (exit 1 if any)
+  tlog sth                     the current signed tree head of the transparency log
+  tlog verify --cert FILE [--since STH.json]
+                               prove the certificate was logged, and that the log only grew
 
 global options: --json (machine-readable output), --token T (API token; default: the data
 directory's admin token), --url U (control plane URL; default: the running one)
@@ -62,6 +66,8 @@ async function main(argv: string[]): Promise<void> {
       return revokeCommand(rest, client, json);
     case 'audit':
       return auditCommand(rest, client, json, config.dataDir);
+    case 'tlog':
+      return tlogCommand(rest, client, json, config.dataDir);
     default:
       throw new UsageError(`unknown command "${cmd}"; see edgeseal --help`);
   }

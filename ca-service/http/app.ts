@@ -11,6 +11,7 @@ import type { AuthorityStore, Clock } from '../core/ports.ts';
 import type { RevocationService } from '../core/revocation.ts';
 import type { LogKey } from '../keys/hierarchy.ts';
 import type { AuditLogStore } from '../store/audit-log.ts';
+import type { TransparencyLog } from '../transparency/tlog.ts';
 import type { TokenService } from '../core/tokens.ts';
 import type { AppEnv } from './env.ts';
 import { estRoutes } from './est.ts';
@@ -22,6 +23,7 @@ import { certificateRoutes } from './v1/certificates.ts';
 import { enrollRoutes } from './v1/enroll.ts';
 import { revocationRoutes } from './v1/revocations.ts';
 import { auditRoutes } from './v1/audit.ts';
+import { tlogRoutes } from './v1/tlog.ts';
 import { tokenRoutes } from './v1/tokens.ts';
 
 export interface AppDeps {
@@ -32,6 +34,7 @@ export interface AppDeps {
   readonly revocations: RevocationService;
   readonly auditLog: AuditLogStore;
   readonly logKey: LogKey;
+  readonly tlog: TransparencyLog;
   readonly issuing: Issuer;
   readonly chain: readonly Buffer[];
   readonly clock: Clock;
@@ -66,6 +69,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1/tokens', tokenRoutes(d.tokens, d.clock));
   app.route('/v1/revocations', revocationRoutes(d.revocations, d.tokens));
   app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
+  app.route('/v1/tlog', tlogRoutes(d.tlog, d.tokens));
   const ca = {
     issuer_id: d.issuing.id,
     trust_domain: d.trustDomain,

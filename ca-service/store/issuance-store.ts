@@ -12,6 +12,7 @@ import type {
   KeyOwnership,
 } from '../core/ports.ts';
 import { appendAuditEvents } from './audit-log.ts';
+import { withLogIndexes } from './tlog-store.ts';
 import type { Db } from './db.ts';
 import { pgError, UNIQUE_VIOLATION } from './pg-errors.ts';
 
@@ -136,7 +137,13 @@ export class IssuanceStore implements AuthorityStore {
       if (newDevices.length) await tx.insert(devices).values(newDevices);
       const newKeys = recs.flatMap((r) => (r.newKey ? [r.newKey] : []));
       if (newKeys.length) await tx.insert(deviceKeys).values(newKeys);
-      if (recs.length) await tx.insert(certificates).values(recs.map((r) => r.certificate));
+      if (recs.length)
+        await tx.insert(certificates).values(
+          await withLogIndexes(
+            tx,
+            recs.map((r) => r.certificate),
+          ),
+        );
       // audit rows in submission order, so `seq` follows the order requests were decided
       await appendAuditEvents(
         tx,

@@ -1,4 +1,14 @@
-import { bigint, boolean, customType, index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 
 export const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
   dataType: () => 'bytea',
@@ -61,6 +71,10 @@ export const certificates = pgTable(
     issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     revocationReason: integer('revocation_reason'),
+    /** position in the transparency log (lib/merkle.ts), assigned in the issuing transaction */
+    logIndex: bigint('log_index', { mode: 'number' }).notNull(),
+    /** RFC 9162 §2.1.1 leaf hash of the certificate DER, hex */
+    leafHash: text('leaf_hash').notNull(),
   },
   (t) => [
     index('certificates_device_idx').on(t.deviceId),
@@ -68,6 +82,7 @@ export const certificates = pgTable(
     index('certificates_spki_idx').on(t.spkiSha256),
     index('certificates_not_after_idx').on(t.notAfter),
     index('certificates_revoked_idx').on(t.issuerId, t.revokedAt),
+    uniqueIndex('certificates_log_index_idx').on(t.logIndex),
   ],
 );
 
@@ -132,4 +147,10 @@ export const crlState = pgTable('crl_state', {
   thisUpdate: timestamp('this_update', { withTimezone: true }).notNull(),
   nextUpdate: timestamp('next_update', { withTimezone: true }).notNull(),
   der: bytea('der').notNull(),
+});
+
+/** Size of the transparency log; locked by every append so indexes are dense and ordered. */
+export const tlogHead = pgTable('tlog_head', {
+  id: integer('id').primaryKey(),
+  size: bigint('size', { mode: 'number' }).notNull(),
 });

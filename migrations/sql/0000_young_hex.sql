@@ -74,7 +74,9 @@ CREATE TABLE "certificates" (
 	"der" "bytea" NOT NULL,
 	"issued_at" timestamp with time zone NOT NULL,
 	"revoked_at" timestamp with time zone,
-	"revocation_reason" integer
+	"revocation_reason" integer,
+	"log_index" bigint NOT NULL,
+	"leaf_hash" text NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "crl_state" (
@@ -97,9 +99,15 @@ CREATE TABLE "devices" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "tlog_head" (
+	"id" integer PRIMARY KEY NOT NULL,
+	"size" bigint NOT NULL
+);
+--> statement-breakpoint
 CREATE INDEX "audit_action_idx" ON "audit_events" USING btree ("action");--> statement-breakpoint
 CREATE INDEX "certificates_device_idx" ON "certificates" USING btree ("device_id");--> statement-breakpoint
 CREATE INDEX "certificates_batch_idx" ON "certificates" USING btree ("batch_id");--> statement-breakpoint
 CREATE INDEX "certificates_spki_idx" ON "certificates" USING btree ("spki_sha256");--> statement-breakpoint
 CREATE INDEX "certificates_not_after_idx" ON "certificates" USING btree ("not_after");--> statement-breakpoint
-CREATE INDEX "certificates_revoked_idx" ON "certificates" USING btree ("issuer_id","revoked_at");
+CREATE INDEX "certificates_revoked_idx" ON "certificates" USING btree ("issuer_id","revoked_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "certificates_log_index_idx" ON "certificates" USING btree ("log_index");
