@@ -24,6 +24,7 @@ import { IssuanceStore } from './store/issuance-store.ts';
 import { AuditLogStore } from './store/audit-log.ts';
 import { Checkpointer } from './audit/checkpointer.ts';
 import { TlogStore } from './store/tlog-store.ts';
+import { InventoryStore } from './store/inventory-store.ts';
 import { TransparencyLog } from './transparency/tlog.ts';
 import { RevocationStore } from './store/revocation-store.ts';
 import { TokenStore } from './store/token-store.ts';
@@ -90,6 +91,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   const app = createApp({
     auditLog,
     tlog,
+    inventory: new InventoryStore(database.db),
     logKey: boot.logKey,
     authority,
     issuanceStore,

@@ -8,6 +8,8 @@ import { UsageError } from './output.ts';
 export interface ApiClient {
   readonly url: string;
   call<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** GET a non-JSON body (CSV export) */
+  text(path: string): Promise<string>;
 }
 
 export class ApiError extends Error {
@@ -44,45 +46,47 @@ export function connect(dataDir: string, token: string | undefined, urlOverride?
   const ca = readFileSync(paths.rootPem, 'utf8');
   const bearer =
     token ?? (existsSync(paths.adminToken) ? readFileSync(paths.adminToken, 'utf8').trim() : undefined);
+  const send = <T>(method: string, path: string, body: unknown, raw: boolean): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = request(
+        `${url}${path}`,
+        {
+          method,
+          ca,
+          headers: {
+            accept: raw ? '*/*' : 'application/json',
+            ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+            ...(payload ? { 'content-type': 'application/json' } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (raw && (res.statusCode ?? 500) < 400) return resolve(text as T);
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              parsed = { detail: text };
+            }
+            if ((res.statusCode ?? 500) >= 400)
+              reject(new ApiError(res.statusCode ?? 500, (parsed ?? {}) as object));
+            else resolve(parsed as T);
+          });
+        },
+      );
+      req.on('error', (e) =>
+        reject(new UsageError(`cannot reach the control plane at ${url}: ${e.message}`)),
+      );
+      if (payload) req.write(payload);
+      req.end();
+    });
   return {
     url,
-    call<T>(method: string, path: string, body?: unknown): Promise<T> {
-      return new Promise((resolve, reject) => {
-        const payload = body === undefined ? undefined : JSON.stringify(body);
-        const req = request(
-          `${url}${path}`,
-          {
-            method,
-            ca,
-            headers: {
-              accept: 'application/json',
-              ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
-              ...(payload ? { 'content-type': 'application/json' } : {}),
-            },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              const text = Buffer.concat(chunks).toString('utf8');
-              let parsed: unknown;
-              try {
-                parsed = text ? JSON.parse(text) : undefined;
-              } catch {
-                parsed = { detail: text };
-              }
-              if ((res.statusCode ?? 500) >= 400)
-                reject(new ApiError(res.statusCode ?? 500, (parsed ?? {}) as object));
-              else resolve(parsed as T);
-            });
-          },
-        );
-        req.on('error', (e) =>
-          reject(new UsageError(`cannot reach the control plane at ${url}: ${e.message}`)),
-        );
-        if (payload) req.write(payload);
-        req.end();
-      });
-    },
+    call: <T>(method: string, path: string, body?: unknown) => send<T>(method, path, body, false),
+    text: (path: string) => send<string>('GET', path, undefined, true),
   };
 }

@@ -3,6 +3,7 @@ import { parseCaConfig } from '../ca-service/config.ts';
 import { EdgesealError } from '../lib/errors.ts';
 import { auditCommand } from './audit.ts';
 import { batchCommand } from './batch.ts';
+import { certsCommand, findingsCommand } from './certs.ts';
 import { ApiError, connect } from './client.ts';
 import { initCommand, upCommand } from './init-up.ts';
 import { UsageError } from './output.ts';
@@ -25,6 +26,10 @@ usage: edgeseal <command> [options] [--json]
                                (needs a security-admin token: --token or EDGESEAL_TOKEN)
   audit verify                 check the audit hash chain and its signed checkpoints; names any
                                changed, deleted, inserted or reordered event (exit 1 if any)
+  certs [--device D] [--batch B] [--model M] [--serial S] [--status valid|revoked|expired]
+        [--expiring-within DAYS] [--limit N] [--csv]
+                               find certificates (--csv exports every match)
+  findings                     hygiene: shared keys, valid certs of revoked batches, weak keys, expiring
   tlog sth                     the current signed tree head of the transparency log
   tlog verify --cert FILE [--since STH.json]
                                prove the certificate was logged, and that the log only grew
@@ -66,6 +71,10 @@ async function main(argv: string[]): Promise<void> {
       return revokeCommand(rest, client, json);
     case 'audit':
       return auditCommand(rest, client, json, config.dataDir);
+    case 'certs':
+      return certsCommand(rest, client, json);
+    case 'findings':
+      return findingsCommand(client, json);
     case 'tlog':
       return tlogCommand(rest, client, json, config.dataDir);
     default:

@@ -223,6 +223,7 @@ export class Authority {
       issuerId: this.issuer.id,
       subject: `CN=${deviceId},OU=${model}`,
       keyType: csr.keyType,
+      keyBits: csr.keyBits,
       spkiSha256: csr.spkiSha256,
       notBefore,
       notAfter: capped,

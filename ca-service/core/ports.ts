@@ -23,6 +23,7 @@ export interface CertificateRecord {
   readonly issuerId: string;
   readonly subject: string;
   readonly keyType: string;
+  readonly keyBits: number;
   readonly spkiSha256: string;
   readonly notBefore: Date;
   readonly notAfter: Date;

@@ -12,6 +12,7 @@ import type { RevocationService } from '../core/revocation.ts';
 import type { LogKey } from '../keys/hierarchy.ts';
 import type { AuditLogStore } from '../store/audit-log.ts';
 import type { TransparencyLog } from '../transparency/tlog.ts';
+import type { InventoryStore } from '../store/inventory-store.ts';
 import type { TokenService } from '../core/tokens.ts';
 import type { AppEnv } from './env.ts';
 import { estRoutes } from './est.ts';
@@ -24,6 +25,7 @@ import { enrollRoutes } from './v1/enroll.ts';
 import { revocationRoutes } from './v1/revocations.ts';
 import { auditRoutes } from './v1/audit.ts';
 import { tlogRoutes } from './v1/tlog.ts';
+import { inventoryRoutes } from './v1/inventory.ts';
 import { tokenRoutes } from './v1/tokens.ts';
 
 export interface AppDeps {
@@ -35,6 +37,7 @@ export interface AppDeps {
   readonly auditLog: AuditLogStore;
   readonly logKey: LogKey;
   readonly tlog: TransparencyLog;
+  readonly inventory: InventoryStore;
   readonly issuing: Issuer;
   readonly chain: readonly Buffer[];
   readonly clock: Clock;
@@ -65,6 +68,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/.well-known/est', estRoutes(d.authority, d.chain));
   app.route('/v1', enrollRoutes(d.authority));
   app.route('/v1/batches', batchRoutes(d.batches, d.tokens, d.clock));
+  app.route('/v1', inventoryRoutes(d.inventory, d.tokens, d.clock));
   app.route('/v1/certificates', certificateRoutes(d.issuanceStore, d.tokens, d.clock));
   app.route('/v1/tokens', tokenRoutes(d.tokens, d.clock));
   app.route('/v1/revocations', revocationRoutes(d.revocations, d.tokens));

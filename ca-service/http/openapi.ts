@@ -1,6 +1,7 @@
 // OpenAPI 3.1 for /v1 (and EST, for discoverability). Schemas come from the zod objects the
 // handlers validate with, so the document cannot drift from the code on shapes.
 import { z } from 'zod';
+import { InventoryQuery } from './v1/inventory.ts';
 import * as S from './v1/schemas.ts';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input' });
@@ -124,6 +125,70 @@ export function openApiDocument(version: string) {
             ...errors,
             '404': problem('no such serial, device or batch'),
           },
+        },
+      },
+      '/v1/certificates': {
+        get: {
+          summary:
+            'Inventory search (cursor pagination by log index, newest first); format=csv exports every match',
+          security: [{ token: [] }],
+          parameters: Object.keys(InventoryQuery.shape).map((name) => ({
+            name,
+            in: 'query',
+            required: false,
+            schema: { type: 'string' },
+          })),
+          responses: { '200': { description: 'items and next_cursor, or text/csv' }, ...errors },
+        },
+      },
+      '/v1/findings': {
+        get: {
+          summary:
+            'Hygiene findings: shared keys, valid certificates of revoked batches, weak keys, expiring soon',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
+        },
+      },
+      '/v1/audit/events': {
+        get: {
+          summary: 'Audit events with their hash chain (after, limit)',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
+        },
+      },
+      '/v1/audit/head': {
+        get: {
+          summary: 'Audit chain head',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
+        },
+      },
+      '/v1/audit/checkpoints': {
+        get: {
+          summary: 'Signed audit checkpoints and the log public key',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
+        },
+      },
+      '/v1/tlog/sth': {
+        get: {
+          summary: 'Signed tree head of the transparency log',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
+        },
+      },
+      '/v1/tlog/inclusion': {
+        get: {
+          summary: 'Inclusion proof for a serial (serial, tree_size)',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
+        },
+      },
+      '/v1/tlog/consistency': {
+        get: {
+          summary: 'Consistency proof between tree sizes (first, second)',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'ok' }, ...errors },
         },
       },
       '/v1/certificates/{serial}': {

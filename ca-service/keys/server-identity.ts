@@ -67,6 +67,7 @@ export async function issueServiceIdentity(
       issuerId: issuer.id,
       subject,
       keyType: 'ec-p256',
+      keyBits: 256,
       spkiSha256,
       notBefore,
       notAfter,

@@ -64,6 +64,7 @@ export const certificates = pgTable(
     issuerId: text('issuer_id').notNull(),
     subject: text('subject').notNull(),
     keyType: text('key_type').notNull(),
+    keyBits: integer('key_bits').notNull(),
     spkiSha256: text('spki_sha256').notNull(),
     notBefore: timestamp('not_before', { withTimezone: true }).notNull(),
     notAfter: timestamp('not_after', { withTimezone: true }).notNull(),

@@ -14,6 +14,7 @@ export const certificateView = (r: CertificateRecord, now: Date) => ({
   hardware_model: r.hardwareModel,
   subject: r.subject,
   key_type: r.keyType,
+  key_bits: r.keyBits,
   spki_sha256: r.spkiSha256,
   not_before: r.notBefore.toISOString(),
   not_after: r.notAfter.toISOString(),

@@ -52,6 +52,7 @@ export const Certificate = z.object({
   hardware_model: z.string().nullable(),
   subject: z.string(),
   key_type: z.string(),
+  key_bits: z.number().int(),
   spki_sha256: z.string(),
   not_before: z.string(),
   not_after: z.string(),

@@ -68,6 +68,7 @@ CREATE TABLE "certificates" (
 	"issuer_id" text NOT NULL,
 	"subject" text NOT NULL,
 	"key_type" text NOT NULL,
+	"key_bits" integer NOT NULL,
 	"spki_sha256" text NOT NULL,
 	"not_before" timestamp with time zone NOT NULL,
 	"not_after" timestamp with time zone NOT NULL,
