@@ -1,5 +1,6 @@
 // Composition root of the control plane: wires config, storage, keys, core and HTTP, and
 // owns the listeners. Nothing below this file reads the environment or opens sockets.
+import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ import { TransparencyLog } from './transparency/tlog.ts';
 import { RevocationStore } from './store/revocation-store.ts';
 import { TokenStore } from './store/token-store.ts';
 import { CrlPublisher, type CrlOptions, DEFAULT_CRL_OPTIONS } from './revocation/crl-publisher.ts';
+import { decodeFeed, REVOCATION_CHANNEL } from './revocation/feed.ts';
 
 export const VERSION = '0.1.0';
 
@@ -75,7 +77,8 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     deviceValidityDays: config.deviceCertDays,
     backdateSeconds: 300,
   });
-  const revocationStore = new RevocationStore(database.db);
+  const instanceId = randomUUID();
+  const revocationStore = new RevocationStore(database.db, instanceId);
   const revocations = new RevocationService(revocationStore, clock);
   const crl = new CrlPublisher(hierarchy.issuing, revocationStore, clock, log, {
     ...DEFAULT_CRL_OPTIONS,
@@ -98,6 +101,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     batches: new BatchService(new BatchStore(database.db), clock),
     tokens,
     revocations,
+    revokedSince: (since) => revocationStore.revokedSince(since),
     issuing: hierarchy.issuing,
     chain: hierarchy.chain,
     clock,
@@ -126,6 +130,18 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     DEFAULT_OCSP_OPTIONS,
   );
   revocations.onRevoked((entries) => ocsp.invalidate(entries.map((e) => e.serial)));
+  // Revocations made by other instances on the same database (revocation/feed.ts).
+  const unlisten = await database.listen(REVOCATION_CHANNEL, (payload) => {
+    const m = decodeFeed(payload);
+    if (!m || m.origin === instanceId) return;
+    if ('reload' in m) {
+      ocsp.clearCache();
+      crl.reloadNow().catch((err) => log.error({ err }, 'CRL reload after a remote revocation failed'));
+      revocations.announce([], true);
+    } else {
+      revocations.announce(m.entries, false);
+    }
+  });
   const id = await identity();
   const caPem = hierarchy.chain.map((d) => toPem('CERTIFICATE', d)).join('');
   const tlsOptions = (i: typeof id) => ({ key: i.keyPem, cert: i.certChainPem });
@@ -223,6 +239,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
       clearInterval(ocspRenewTimer);
       crl.stop();
       checkpointer.stop();
+      await unlisten().catch(() => {});
       await crl.settled();
       https.closeAllConnections();
       http.closeAllConnections();

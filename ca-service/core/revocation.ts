@@ -33,6 +33,8 @@ export type RevocationTarget = { serial: string } | { deviceId: string } | { bat
 
 export interface RevokedEntry {
   readonly serial: string;
+  /** the device the certificate belongs to (null for the control plane's own certificates) */
+  readonly deviceId: string | null;
   readonly issuerId: string;
   readonly revokedAt: Date;
   readonly reason: number;
@@ -62,8 +64,20 @@ export class RevocationService {
     private readonly clock: Clock,
   ) {}
 
-  onRevoked(l: RevocationListener): void {
+  onRevoked(l: RevocationListener): () => void {
     this.listeners.push(l);
+    return () => {
+      const i = this.listeners.indexOf(l);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /**
+   * Revocations learned from elsewhere (another instance): tell this process's listeners.
+   * `reloaded` means "too many to list; re-read the database" — listeners get no entries.
+   */
+  announce(entries: readonly RevokedEntry[], reloaded: boolean): void {
+    if (entries.length || reloaded) for (const l of this.listeners) l(entries);
   }
 
   async revoke(target: RevocationTarget, reason: number, actor: string) {

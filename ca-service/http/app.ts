@@ -8,7 +8,7 @@ import type { Authority } from '../core/authority.ts';
 import type { BatchService } from '../core/batches.ts';
 import type { Issuer } from '../core/issuer.ts';
 import type { AuthorityStore, Clock } from '../core/ports.ts';
-import type { RevocationService } from '../core/revocation.ts';
+import type { RevocationService, RevokedEntry } from '../core/revocation.ts';
 import type { LogKey } from '../keys/hierarchy.ts';
 import type { AuditLogStore } from '../store/audit-log.ts';
 import type { TransparencyLog } from '../transparency/tlog.ts';
@@ -34,6 +34,7 @@ export interface AppDeps {
   readonly batches: BatchService;
   readonly tokens: TokenService;
   readonly revocations: RevocationService;
+  readonly revokedSince: (since: Date) => Promise<RevokedEntry[]>;
   readonly auditLog: AuditLogStore;
   readonly logKey: LogKey;
   readonly tlog: TransparencyLog;
@@ -71,7 +72,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1', inventoryRoutes(d.inventory, d.tokens, d.clock));
   app.route('/v1/certificates', certificateRoutes(d.issuanceStore, d.tokens, d.clock));
   app.route('/v1/tokens', tokenRoutes(d.tokens, d.clock));
-  app.route('/v1/revocations', revocationRoutes(d.revocations, d.tokens));
+  app.route('/v1/revocations', revocationRoutes(d.revocations, d.revokedSince, d.tokens));
   app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
   app.route('/v1/tlog', tlogRoutes(d.tlog, d.tokens));
   const ca = {

@@ -82,6 +82,11 @@ export class CrlPublisher {
     return this.building;
   }
 
+  /** Full reload from the database (another instance revoked more than a NOTIFY can carry). */
+  reloadNow(): Promise<void> {
+    return this.reload();
+  }
+
   private async reload(): Promise<void> {
     const all = await this.store.revokedOf(this.issuer.id);
     this.entries = new Map(all.map((r) => [r.serial, crlEntry(r.serial, r.revokedAt, r.reason)]));

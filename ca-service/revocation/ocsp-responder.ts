@@ -59,6 +59,10 @@ export class OcspResponder {
     this.cache.clear();
   }
 
+  clearCache(): void {
+    this.cache.clear();
+  }
+
   /** A revoked serial must never be answered from a cached "good". */
   invalidate(serials: readonly string[]): void {
     if (this.cache.size === 0) return;

@@ -20,6 +20,8 @@ export interface Database {
   readonly kind: 'pglite' | 'postgres';
   /** where the data lives, for humans (never includes a password) */
   readonly location: string;
+  /** LISTEN on a channel (Postgres NOTIFY); resolves to an unsubscribe function */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -46,13 +48,28 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     const u = new URL(opts.databaseUrl);
     u.password = '';
-    return { db, kind: 'postgres', location: u.toString(), close: () => client.end({ timeout: 5 }) };
+    return {
+      db,
+      kind: 'postgres',
+      location: u.toString(),
+      listen: async (channel, onPayload) => {
+        const l = await client.listen(channel, onPayload);
+        return () => l.unlisten();
+      },
+      close: () => client.end({ timeout: 5 }),
+    };
   }
   if (opts.pgliteDir) mkdirSync(opts.pgliteDir, { recursive: true, mode: 0o700 });
   const client = opts.pgliteDir ? new PGlite(opts.pgliteDir) : new PGlite();
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS });
-  return { db, kind: 'pglite', location: opts.pgliteDir ?? 'memory', close: () => client.close() };
+  return {
+    db,
+    kind: 'pglite',
+    location: opts.pgliteDir ?? 'memory',
+    listen: (channel, onPayload) => client.listen(channel, onPayload),
+    close: () => client.close(),
+  };
 }
 
 export const pgliteDirOf = (dataDir: string): string => join(dataDir, 'pgdata');

@@ -1,12 +1,17 @@
-import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, isNotNull, isNull, sql } from 'drizzle-orm';
 import { batches, certificates, crlState, devices } from '../../migrations/schema/index.ts';
 import type { AuditEvent } from '../core/ports.ts';
 import type { RevocationPort, RevocationTarget, RevokedEntry } from '../core/revocation.ts';
 import { appendAuditEvents } from './audit-log.ts';
 import type { Db } from './db.ts';
+import { encodeFeed, REVOCATION_CHANNEL } from '../revocation/feed.ts';
 
 export class RevocationStore implements RevocationPort {
-  constructor(private readonly db: Db) {}
+  /** `origin` tags this instance's NOTIFY messages so it can ignore its own */
+  constructor(
+    private readonly db: Db,
+    private readonly origin: string,
+  ) {}
 
   async revoke(target: RevocationTarget, at: Date, reason: number, audit: (serial: string) => AuditEvent) {
     const match =
@@ -44,7 +49,11 @@ export class RevocationStore implements RevocationPort {
         .update(certificates)
         .set({ revokedAt: at, revocationReason: reason })
         .where(and(match, isNull(certificates.revokedAt)))
-        .returning({ serial: certificates.serial, issuerId: certificates.issuerId });
+        .returning({
+          serial: certificates.serial,
+          issuerId: certificates.issuerId,
+          deviceId: certificates.deviceId,
+        });
       await appendAuditEvents(
         tx,
         rows.map((r) => audit(r.serial)),
@@ -57,10 +66,15 @@ export class RevocationStore implements RevocationPort {
       }
       const revoked: RevokedEntry[] = rows.map((r) => ({
         serial: r.serial,
+        deviceId: r.deviceId,
         issuerId: r.issuerId,
         revokedAt: at,
         reason,
       }));
+      // delivered to listeners on commit only (Postgres NOTIFY semantics)
+      if (revoked.length) {
+        await tx.execute(sql`select pg_notify(${REVOCATION_CHANNEL}, ${encodeFeed(this.origin, revoked)})`);
+      }
       return { revoked, alreadyRevoked: already?.n ?? 0, targetExists: true };
     });
   }
@@ -70,13 +84,37 @@ export class RevocationStore implements RevocationPort {
     const rows = await this.db
       .select({
         serial: certificates.serial,
+        deviceId: certificates.deviceId,
         revokedAt: certificates.revokedAt,
         reason: certificates.revocationReason,
       })
       .from(certificates)
       .where(and(eq(certificates.issuerId, issuerId), isNotNull(certificates.revokedAt)))
       .orderBy(certificates.revokedAt);
-    return rows.map((r) => ({ serial: r.serial, issuerId, revokedAt: r.revokedAt!, reason: r.reason ?? 0 }));
+    return rows.map((r) => ({
+      serial: r.serial,
+      deviceId: r.deviceId,
+      issuerId,
+      revokedAt: r.revokedAt!,
+      reason: r.reason ?? 0,
+    }));
+  }
+
+  /** Revocations at or after `since`, oldest first (SSE replay). */
+  async revokedSince(since: Date, limit = 10_000): Promise<RevokedEntry[]> {
+    const rows = await this.db
+      .select({
+        serial: certificates.serial,
+        deviceId: certificates.deviceId,
+        issuerId: certificates.issuerId,
+        revokedAt: certificates.revokedAt,
+        reason: certificates.revocationReason,
+      })
+      .from(certificates)
+      .where(gte(certificates.revokedAt, since))
+      .orderBy(asc(certificates.revokedAt))
+      .limit(limit);
+    return rows.map((r) => ({ ...r, revokedAt: r.revokedAt!, reason: r.reason ?? 0 }));
   }
 
   /** Allocates the next CRL number and stores the CRL made with it, atomically. */

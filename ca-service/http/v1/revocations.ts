@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
 import { EdgesealError } from '../../../lib/errors.ts';
 import {
@@ -6,6 +7,7 @@ import {
   reasonName,
   type RevocationService,
   type RevocationTarget,
+  type RevokedEntry,
 } from '../../core/revocation.ts';
 import type { TokenService } from '../../core/tokens.ts';
 import { requirePermission } from '../auth.ts';
@@ -15,7 +17,11 @@ import { RevokeBody } from './schemas.ts';
 
 const MAX_LISTED = 1000;
 
-export function revocationRoutes(revocations: RevocationService, tokens: TokenService): Hono<AppEnv> {
+export function revocationRoutes(
+  revocations: RevocationService,
+  replay: (since: Date) => Promise<RevokedEntry[]>,
+  tokens: TokenService,
+): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post('/', requirePermission(tokens, 'certificate.revoke'), async (c) => {
     const body: z.infer<typeof RevokeBody> = await jsonBody(c, RevokeBody);
@@ -36,6 +42,52 @@ export function revocationRoutes(revocations: RevocationService, tokens: TokenSe
       already_revoked: r.alreadyRevoked,
       reason: reasonName(reason),
       serials: r.revoked.slice(0, MAX_LISTED).map((e) => e.serial),
+    });
+  });
+  // Server-sent events: each revocation as it happens, for gateways and monitors. The event
+  // id is the revocation time (ms); reconnecting with Last-Event-ID replays from there
+  // (entries at the same millisecond may repeat: subscribers de-duplicate by serial).
+  app.get('/events', requirePermission(tokens, 'audit.read'), (c) => {
+    const lastId = c.req.header('last-event-id') ?? c.req.query('since');
+    const since = lastId !== undefined && /^\d{1,15}$/.test(lastId) ? new Date(Number(lastId)) : undefined;
+    return streamSSE(c, async (stream) => {
+      const queue: RevokedEntry[][] = [];
+      let wake: (() => void) | undefined;
+      const off = revocations.onRevoked((entries) => {
+        queue.push([...entries]);
+        wake?.();
+      });
+      stream.onAbort(() => {
+        off();
+        wake?.();
+      });
+      const send = (e: RevokedEntry) =>
+        stream.writeSSE({
+          event: 'revocation',
+          id: String(e.revokedAt.getTime()),
+          data: JSON.stringify({
+            serial: e.serial,
+            device_id: e.deviceId,
+            issuer_id: e.issuerId,
+            revoked_at: e.revokedAt.toISOString(),
+            reason: reasonName(e.reason),
+          }),
+        });
+      if (since) for (const e of await replay(since)) await send(e);
+      await stream.writeSSE({ event: 'ready', data: '{}' });
+      while (!stream.aborted) {
+        const batch = queue.shift();
+        if (batch) {
+          for (const e of batch) await send(e);
+          continue;
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 15_000).unref();
+        });
+        wake = undefined;
+        if (!queue.length && !stream.aborted) await stream.write(': keep-alive\n\n');
+      }
     });
   });
   return app;
