@@ -19,7 +19,13 @@ export interface Req {
   readonly body: string;
 }
 
-function send(url: URL, agent: HttpAgent | HttpsAgent, r: Req): Promise<{ status: number; body: string }> {
+function send(
+  url: URL,
+  agent: HttpAgent | HttpsAgent,
+  r: Req,
+  binary: boolean,
+): Promise<{ status: number; body: string }> {
+  const payload = binary ? Buffer.from(r.body, 'latin1') : r.body;
   const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = fn(
@@ -29,11 +35,11 @@ function send(url: URL, agent: HttpAgent | HttpsAgent, r: Req): Promise<{ status
         path: r.path,
         method: 'POST',
         agent,
-        headers: { ...r.headers, 'content-length': Buffer.byteLength(r.body) },
+        headers: { ...r.headers, 'content-length': Buffer.byteLength(payload) },
       },
       (res) => {
         let body = '';
-        res.setEncoding('utf8');
+        res.setEncoding(binary ? 'latin1' : 'utf8');
         res.on('data', (c: string) => {
           body += c;
         });
@@ -41,7 +47,7 @@ function send(url: URL, agent: HttpAgent | HttpsAgent, r: Req): Promise<{ status
       },
     );
     req.on('error', reject);
-    req.end(r.body);
+    req.end(payload);
   });
 }
 
@@ -53,6 +59,8 @@ export async function runLoad(opts: {
   warmupSeconds: number;
   next: () => Req | undefined;
   ok: (status: number, body: string) => boolean;
+  /** request bodies are latin1-encoded bytes (DER), not text */
+  binary?: boolean;
 }): Promise<LoadResult> {
   const url = new URL(opts.base);
   const agent =
@@ -82,7 +90,7 @@ export async function runLoad(opts: {
       const s = performance.now();
       let good = false;
       try {
-        const res = await send(url, agent, r);
+        const res = await send(url, agent, r, opts.binary ?? false);
         good = opts.ok(res.status, res.body);
         if (!good && !firstError) firstError = `${res.status} ${res.body.slice(0, 200)}`;
       } catch (e) {
@@ -108,7 +116,7 @@ export async function runLoad(opts: {
     ok,
     errors,
     seconds: Math.round(seconds * 100) / 100,
-    per_second: Math.round(ok / seconds),
+    per_second: seconds > 0 ? Math.round(ok / seconds) : 0,
     p50_ms: q(0.5),
     p99_ms: q(0.99),
     ...(firstError ? { first_error: firstError } : {}),
