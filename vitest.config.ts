@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['{ca-service,attestation,gateway,device-agent,cli,lib,migrations,test}/**/*.test.ts'],
-    exclude: ['**/node_modules/**', 'test/integration/**'],
+    // the browser suite needs Debian's chromium: it runs in `npm run test:integration`
+    exclude: ['**/node_modules/**', 'test/browser/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -26,6 +26,7 @@ import { revocationRoutes } from './v1/revocations.ts';
 import { auditRoutes } from './v1/audit.ts';
 import { tlogRoutes } from './v1/tlog.ts';
 import { inventoryRoutes } from './v1/inventory.ts';
+import { uiRoutes } from '../ui/routes.tsx';
 import { tokenRoutes } from './v1/tokens.ts';
 
 export interface AppDeps {
@@ -75,6 +76,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1/revocations', revocationRoutes(d.revocations, d.revokedSince, d.tokens));
   app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
   app.route('/v1/tlog', tlogRoutes(d.tlog, d.tokens));
+  app.route('/ui', uiRoutes({ tokens: d.tokens, inventory: d.inventory, auditLog: d.auditLog, logKey: d.logKey, clock: d.clock }));
   const ca = {
     issuer_id: d.issuing.id,
     trust_domain: d.trustDomain,

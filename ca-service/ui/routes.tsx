@@ -1,0 +1,301 @@
+// The auditor dashboard at /ui: sign in with an API token (kept in an HttpOnly, Secure,
+// SameSite=Strict cookie), inventory with search and filters, certificate detail decoded,
+// revocation state, hygiene findings, audit-chain status. Every page is authorized as
+// `audit.read`, so auditors, security admins and admins can use it; nothing here changes state.
+import { createPublicKey, verify, X509Certificate } from 'node:crypto';
+import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { verifyChain } from '../../lib/audit-chain.ts';
+import { EdgesealError } from '../../lib/errors.ts';
+import { toPem } from '../../lib/pem.ts';
+import type { Clock } from '../core/ports.ts';
+import { reasonName } from '../core/revocation.ts';
+import type { TokenService } from '../core/tokens.ts';
+import type { AppEnv } from '../http/env.ts';
+import type { LogKey } from '../keys/hierarchy.ts';
+import type { AuditLogStore } from '../store/audit-log.ts';
+import type { InventoryStore } from '../store/inventory-store.ts';
+import { Page, StatusCell } from './layout.tsx';
+
+const COOKIE = 'edgeseal_ui';
+
+export interface UiDeps {
+  readonly tokens: TokenService;
+  readonly inventory: InventoryStore;
+  readonly auditLog: AuditLogStore;
+  readonly logKey: LogKey;
+  readonly clock: Clock;
+}
+
+const status = (r: { revokedAt: Date | null; notAfter: Date }, now: Date) =>
+  r.revokedAt ? 'revoked' : r.notAfter <= now ? 'expired' : 'valid';
+
+export function uiRoutes(d: UiDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get('/login', (c) =>
+    c.html(
+      <Page title="Sign in">
+        {c.req.query('error') ? <p class="bad">That token was not accepted: {c.req.query('error')}</p> : null}
+        <form method="post" action="/ui/login">
+          <label>
+            API token (auditor, security-admin or admin){' '}
+            <input type="password" name="token" autocomplete="off" required size={60} />
+          </label>{' '}
+          <button type="submit">Sign in</button>
+        </form>
+      </Page>,
+    ),
+  );
+
+  app.post('/login', async (c) => {
+    const form = await c.req.parseBody();
+    const token = typeof form.token === 'string' ? form.token.trim() : '';
+    try {
+      await d.tokens.authorize(token, 'audit.read');
+    } catch (e) {
+      const why = e instanceof EdgesealError ? e.detail : 'sign-in failed';
+      return c.redirect(`/ui/login?error=${encodeURIComponent(why)}`, 303);
+    }
+    setCookie(c, COOKIE, token, { httpOnly: true, secure: true, sameSite: 'Strict', path: '/ui', maxAge: 8 * 3600 });
+    return c.redirect('/ui', 303);
+  });
+
+  app.post('/logout', (c) => {
+    deleteCookie(c, COOKIE, { path: '/ui', secure: true });
+    return c.redirect('/ui/login', 303);
+  });
+
+  // everything below needs a signed-in reader
+  app.use('*', async (c, next) => {
+    const token = getCookie(c, COOKIE);
+    if (!token) return c.redirect('/ui/login', 303);
+    try {
+      c.set('principal', await d.tokens.authorize(token, 'audit.read'));
+    } catch (e) {
+      deleteCookie(c, COOKIE, { path: '/ui', secure: true });
+      return c.redirect(`/ui/login?error=${encodeURIComponent(e instanceof EdgesealError ? e.detail : 'signed out')}`, 303);
+    }
+    await next();
+  });
+
+  app.get('/', async (c) => {
+    const q = c.req.query();
+    const now = d.clock.now();
+    const statusFilter = ['valid', 'revoked', 'expired'].includes(q.status ?? '') ? (q.status as 'valid') : undefined;
+    const cursor = /^\d+$/.test(q.cursor ?? '') ? Number(q.cursor) : undefined;
+    const rows = await d.inventory.search(
+      {
+        deviceId: q.device || undefined,
+        serial: q.serial ? q.serial.toLowerCase().replace(/:/g, '') : undefined,
+        batchId: q.batch || undefined,
+        hardwareModel: q.model || undefined,
+        status: statusFilter,
+      },
+      now,
+      cursor,
+      50,
+    );
+    const next = rows.length === 50 ? new URLSearchParams({ ...q, cursor: String(rows.at(-1)!.logIndex) }) : undefined;
+    return c.html(
+      <Page title="Certificates" signedIn>
+        <form class="filters" method="get" action="/ui">
+          <input name="device" placeholder="device id" value={q.device ?? ''} />
+          <input name="serial" placeholder="serial" value={q.serial ?? ''} />
+          <input name="batch" placeholder="batch" value={q.batch ?? ''} />
+          <input name="model" placeholder="hardware model" value={q.model ?? ''} />
+          <select name="status">
+            {['', 'valid', 'revoked', 'expired'].map((s) => (
+              <option value={s} selected={s === (q.status ?? '')}>
+                {s || 'any status'}
+              </option>
+            ))}
+          </select>
+          <button type="submit">Search</button>
+        </form>
+        <table>
+          <thead>
+            <tr>
+              <th>Serial</th>
+              <th>Kind</th>
+              <th>Device</th>
+              <th>Model</th>
+              <th>Batch</th>
+              <th>Status</th>
+              <th>Not after</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr>
+                <td>
+                  <a href={`/ui/certificates/${r.serial}`}>{r.serial}</a>
+                </td>
+                <td>{r.kind}</td>
+                <td>{r.deviceId ?? '—'}</td>
+                <td>{r.hardwareModel ?? '—'}</td>
+                <td>{r.batchId ?? '—'}</td>
+                <td>
+                  <StatusCell status={status(r, now)} />
+                </td>
+                <td>{r.notAfter.toISOString()}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {rows.length === 0 ? <p>No certificates match.</p> : null}
+        {next ? <a href={`/ui?${next}`}>Next page →</a> : null}
+      </Page>,
+    );
+  });
+
+  app.get('/certificates/:serial', async (c) => {
+    const serial = c.req.param('serial').toLowerCase();
+    const [r] = /^[0-9a-f]{1,40}$/.test(serial) ? await d.inventory.search({ serial }, d.clock.now(), undefined, 1) : [];
+    if (!r) {
+      return c.html(
+        <Page title="Not found" signedIn>
+          <p>No certificate with serial {serial}.</p>
+        </Page>,
+        404,
+      );
+    }
+    const x = new X509Certificate(r.der);
+    const now = d.clock.now();
+    return c.html(
+      <Page title={`Certificate ${r.serial}`} signedIn>
+        <dl>
+          <dt>Status</dt>
+          <dd>
+            <StatusCell status={status(r, now)} />
+            {r.revokedAt ? ` since ${r.revokedAt.toISOString()} (${reasonName(r.revocationReason ?? 0)})` : ''}
+          </dd>
+          <dt>Subject</dt>
+          <dd>{x.subject.replace(/\n/g, ', ')}</dd>
+          <dt>Subject alt. names</dt>
+          <dd>{x.subjectAltName ?? '—'}</dd>
+          <dt>Issuer</dt>
+          <dd>{x.issuer.replace(/\n/g, ', ')}</dd>
+          <dt>Validity</dt>
+          <dd>
+            {x.validFrom} → {x.validTo}
+          </dd>
+          <dt>Key</dt>
+          <dd>
+            {r.keyType} ({r.keyBits} bits), SPKI SHA-256 {r.spkiSha256}
+          </dd>
+          <dt>Extended key usage</dt>
+          <dd>{(x.keyUsage ?? []).join(', ') || '—'}</dd>
+          <dt>Batch / model</dt>
+          <dd>
+            {r.batchId ?? '—'} / {r.hardwareModel ?? '—'}
+          </dd>
+          <dt>Transparency log</dt>
+          <dd>leaf {r.logIndex}</dd>
+          <dt>SHA-256 fingerprint</dt>
+          <dd>{x.fingerprint256}</dd>
+        </dl>
+        <h2>PEM</h2>
+        <pre>{toPem('CERTIFICATE', r.der)}</pre>
+      </Page>,
+    );
+  });
+
+  app.get('/findings', async (c) => {
+    const f = await d.inventory.findings(d.clock.now());
+    const rows = [
+      ...f.sharedKeys.map((k) => ({ sev: 'high', type: 'shared key', subject: k.spki_sha256, detail: `devices ${String(k.devices)}` })),
+      ...f.ofRevokedBatches.map((r) => ({ sev: 'high', type: 'valid cert of revoked batch', subject: r.serial, detail: `${r.deviceId} (batch ${r.batchId})` })),
+      ...f.weak.map((r) => ({ sev: 'medium', type: 'weak key', subject: r.serial, detail: `${r.deviceId}: RSA-${r.keyBits}` })),
+      ...f.expiring.map((r) => ({ sev: 'low', type: 'expiring soon', subject: r.serial, detail: `${r.deviceId}: ${r.notAfter.toISOString()}` })),
+    ];
+    return c.html(
+      <Page title="Hygiene findings" signedIn>
+        {rows.length === 0 ? (
+          <p class="ok">No findings.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>Severity</th>
+                <th>Finding</th>
+                <th>Certificate / key</th>
+                <th>Detail</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr>
+                  <td class={`sev-${r.sev}`}>{r.sev}</td>
+                  <td>{r.type}</td>
+                  <td>{/^[0-9a-f]{32}$/.test(r.subject) ? <a href={`/ui/certificates/${r.subject}`}>{r.subject}</a> : r.subject}</td>
+                  <td>{r.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Page>,
+    );
+  });
+
+  app.get('/audit', async (c) => {
+    const events = [];
+    for (let after = 0; ; ) {
+      const page = await d.auditLog.page(after, 5000);
+      events.push(...page);
+      if (page.length < 5000) break;
+      after = page.at(-1)!.seq;
+    }
+    const head = await d.auditLog.head();
+    const cps = (await d.auditLog.checkpoints()).map((k) => ({ seq: k.seq, hash: k.hash, at: k.at.toISOString(), signature: k.signature.toString('base64') }));
+    const key = createPublicKey({ key: d.logKey.publicKeyDer, format: 'der', type: 'spki' });
+    const report = verifyChain(events, head, cps, (m, s) => verify('sha256', m, key, Buffer.from(s, 'base64')));
+    const recent = events.slice(-50).reverse();
+    return c.html(
+      <Page title="Audit chain" signedIn>
+        <p class={report.ok ? 'ok' : 'bad'}>
+          {report.ok
+            ? `Chain intact: ${report.events} events, head ${head?.seq ?? 0}, ${report.checkpointsVerified} signed checkpoints verified.`
+            : `Chain BROKEN: ${report.problems.length} problem(s).`}
+        </p>
+        {report.problems.length ? (
+          <ul>
+            {report.problems.map((p) => (
+              <li class="bad">{p.detail}</li>
+            ))}
+          </ul>
+        ) : null}
+        <p>Server-side check for convenience; auditors verify independently with `edgeseal audit verify`.</p>
+        <h2>Latest events</h2>
+        <table>
+          <thead>
+            <tr>
+              <th>#</th>
+              <th>At</th>
+              <th>Actor</th>
+              <th>Action</th>
+              <th>Outcome</th>
+              <th>Subject</th>
+              <th>Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {recent.map((e) => (
+              <tr>
+                <td>{e.seq}</td>
+                <td>{e.at}</td>
+                <td>{e.actor}</td>
+                <td>{e.action}</td>
+                <td class={e.outcome === 'ok' ? 'ok' : 'bad'}>{e.outcome}</td>
+                <td>{e.subject ?? ''}</td>
+                <td>{e.reason ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Page>,
+    );
+  });
+  return app;
+}
