@@ -222,11 +222,15 @@ try {
     const t0 = performance.now();
     await api('POST', '/v1/revocations', sec, { serial }, { 'content-type': 'application/json' });
     const needle = Buffer.from(serial, 'hex');
+    let etag = '';
     for (;;) {
-      const crl = Buffer.from(
-        await (await fetch(`http://127.0.0.1:${httpPort}/crl/${issuing.id}.crl`)).arrayBuffer(),
-      );
-      if (crl.includes(needle)) break;
+      // poll as a relying party would: If-None-Match, so an unchanged CRL costs a 304
+      const res = await fetch(`http://127.0.0.1:${httpPort}/crl/${issuing.id}.crl`, {
+        headers: etag ? { 'if-none-match': etag } : {},
+      });
+      etag = res.headers.get('etag') ?? etag;
+      const crl = Buffer.from(await res.arrayBuffer());
+      if (res.status === 200 && crl.includes(needle)) break;
       if (performance.now() - t0 > 10_000) throw new Error('CRL did not show the revocation within 10 s');
       await new Promise((r) => setTimeout(r, 5));
     }

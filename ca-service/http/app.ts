@@ -76,7 +76,16 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1/revocations', revocationRoutes(d.revocations, d.revokedSince, d.tokens));
   app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
   app.route('/v1/tlog', tlogRoutes(d.tlog, d.tokens));
-  app.route('/ui', uiRoutes({ tokens: d.tokens, inventory: d.inventory, auditLog: d.auditLog, logKey: d.logKey, clock: d.clock }));
+  app.route(
+    '/ui',
+    uiRoutes({
+      tokens: d.tokens,
+      inventory: d.inventory,
+      auditLog: d.auditLog,
+      logKey: d.logKey,
+      clock: d.clock,
+    }),
+  );
   const ca = {
     issuer_id: d.issuing.id,
     trust_domain: d.trustDomain,

@@ -48,6 +48,9 @@ export function createPublicApp(
     const m = /^(.+)\.crl$/.exec(c.req.param('file'));
     const current = m ? crl(m[1]!) : undefined;
     if (!current) throw new EdgesealError('ERR_NOT_FOUND', 'no such CRL');
+    const etag = `"crl-${current.number}"`;
+    // relying parties (and gateways) poll: answer an unchanged CRL with 304, not 5 MB
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304, { ETag: etag });
     return c.body(new Uint8Array(current.der), 200, {
       'Content-Type': 'application/pkix-crl',
       'Cache-Control': 'public, max-age=60',

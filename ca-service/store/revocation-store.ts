@@ -130,16 +130,12 @@ export class RevocationStore implements RevocationPort {
         .where(eq(crlState.issuerId, issuerId));
       const number = (cur?.number ?? 0) + 1;
       const crl = make(number);
+      const row = { number, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
       await tx
         .insert(crlState)
-        .values({ issuerId, number, ...crl })
-        .onConflictDoUpdate({ target: crlState.issuerId, set: { number, ...crl } });
+        .values({ issuerId, ...row })
+        .onConflictDoUpdate({ target: crlState.issuerId, set: row });
       return { number, der: crl.der };
     });
-  }
-
-  async latestCrl(issuerId: string): Promise<{ number: number; der: Buffer; nextUpdate: Date } | undefined> {
-    const [row] = await this.db.select().from(crlState).where(eq(crlState.issuerId, issuerId));
-    return row;
   }
 }

@@ -18,6 +18,11 @@ import type { InventoryStore } from '../store/inventory-store.ts';
 import { Page, StatusCell } from './layout.tsx';
 
 const COOKIE = 'edgeseal_ui';
+const EKU_NAMES: Record<string, string> = {
+  '1.3.6.1.5.5.7.3.1': 'TLS server',
+  '1.3.6.1.5.5.7.3.2': 'TLS client',
+  '1.3.6.1.5.5.7.3.9': 'OCSP signing',
+};
 
 export interface UiDeps {
   readonly tokens: TokenService;
@@ -57,7 +62,13 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
       const why = e instanceof EdgesealError ? e.detail : 'sign-in failed';
       return c.redirect(`/ui/login?error=${encodeURIComponent(why)}`, 303);
     }
-    setCookie(c, COOKIE, token, { httpOnly: true, secure: true, sameSite: 'Strict', path: '/ui', maxAge: 8 * 3600 });
+    setCookie(c, COOKIE, token, {
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+      path: '/ui',
+      maxAge: 8 * 3600,
+    });
     return c.redirect('/ui', 303);
   });
 
@@ -74,7 +85,10 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
       c.set('principal', await d.tokens.authorize(token, 'audit.read'));
     } catch (e) {
       deleteCookie(c, COOKIE, { path: '/ui', secure: true });
-      return c.redirect(`/ui/login?error=${encodeURIComponent(e instanceof EdgesealError ? e.detail : 'signed out')}`, 303);
+      return c.redirect(
+        `/ui/login?error=${encodeURIComponent(e instanceof EdgesealError ? e.detail : 'signed out')}`,
+        303,
+      );
     }
     await next();
   });
@@ -82,7 +96,9 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
   app.get('/', async (c) => {
     const q = c.req.query();
     const now = d.clock.now();
-    const statusFilter = ['valid', 'revoked', 'expired'].includes(q.status ?? '') ? (q.status as 'valid') : undefined;
+    const statusFilter = ['valid', 'revoked', 'expired'].includes(q.status ?? '')
+      ? (q.status as 'valid')
+      : undefined;
     const cursor = /^\d+$/.test(q.cursor ?? '') ? Number(q.cursor) : undefined;
     const rows = await d.inventory.search(
       {
@@ -96,7 +112,8 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
       cursor,
       50,
     );
-    const next = rows.length === 50 ? new URLSearchParams({ ...q, cursor: String(rows.at(-1)!.logIndex) }) : undefined;
+    const next =
+      rows.length === 50 ? new URLSearchParams({ ...q, cursor: String(rows.at(-1)!.logIndex) }) : undefined;
     return c.html(
       <Page title="Certificates" signedIn>
         <form class="filters" method="get" action="/ui">
@@ -151,7 +168,9 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
 
   app.get('/certificates/:serial', async (c) => {
     const serial = c.req.param('serial').toLowerCase();
-    const [r] = /^[0-9a-f]{1,40}$/.test(serial) ? await d.inventory.search({ serial }, d.clock.now(), undefined, 1) : [];
+    const [r] = /^[0-9a-f]{1,40}$/.test(serial)
+      ? await d.inventory.search({ serial }, d.clock.now(), undefined, 1)
+      : [];
     if (!r) {
       return c.html(
         <Page title="Not found" signedIn>
@@ -168,7 +187,9 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
           <dt>Status</dt>
           <dd>
             <StatusCell status={status(r, now)} />
-            {r.revokedAt ? ` since ${r.revokedAt.toISOString()} (${reasonName(r.revocationReason ?? 0)})` : ''}
+            {r.revokedAt
+              ? ` since ${r.revokedAt.toISOString()} (${reasonName(r.revocationReason ?? 0)})`
+              : ''}
           </dd>
           <dt>Subject</dt>
           <dd>{x.subject.replace(/\n/g, ', ')}</dd>
@@ -185,7 +206,7 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
             {r.keyType} ({r.keyBits} bits), SPKI SHA-256 {r.spkiSha256}
           </dd>
           <dt>Extended key usage</dt>
-          <dd>{(x.keyUsage ?? []).join(', ') || '—'}</dd>
+          <dd>{(x.keyUsage ?? []).map((o) => EKU_NAMES[o] ?? o).join(', ') || '—'}</dd>
           <dt>Batch / model</dt>
           <dd>
             {r.batchId ?? '—'} / {r.hardwareModel ?? '—'}
@@ -204,10 +225,30 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
   app.get('/findings', async (c) => {
     const f = await d.inventory.findings(d.clock.now());
     const rows = [
-      ...f.sharedKeys.map((k) => ({ sev: 'high', type: 'shared key', subject: k.spki_sha256, detail: `devices ${String(k.devices)}` })),
-      ...f.ofRevokedBatches.map((r) => ({ sev: 'high', type: 'valid cert of revoked batch', subject: r.serial, detail: `${r.deviceId} (batch ${r.batchId})` })),
-      ...f.weak.map((r) => ({ sev: 'medium', type: 'weak key', subject: r.serial, detail: `${r.deviceId}: RSA-${r.keyBits}` })),
-      ...f.expiring.map((r) => ({ sev: 'low', type: 'expiring soon', subject: r.serial, detail: `${r.deviceId}: ${r.notAfter.toISOString()}` })),
+      ...f.sharedKeys.map((k) => ({
+        sev: 'high',
+        type: 'shared key',
+        subject: k.spki_sha256,
+        detail: `devices ${String(k.devices)}`,
+      })),
+      ...f.ofRevokedBatches.map((r) => ({
+        sev: 'high',
+        type: 'valid cert of revoked batch',
+        subject: r.serial,
+        detail: `${r.deviceId} (batch ${r.batchId})`,
+      })),
+      ...f.weak.map((r) => ({
+        sev: 'medium',
+        type: 'weak key',
+        subject: r.serial,
+        detail: `${r.deviceId}: RSA-${r.keyBits}`,
+      })),
+      ...f.expiring.map((r) => ({
+        sev: 'low',
+        type: 'expiring soon',
+        subject: r.serial,
+        detail: `${r.deviceId}: ${r.notAfter.toISOString()}`,
+      })),
     ];
     return c.html(
       <Page title="Hygiene findings" signedIn>
@@ -228,7 +269,13 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
                 <tr>
                   <td class={`sev-${r.sev}`}>{r.sev}</td>
                   <td>{r.type}</td>
-                  <td>{/^[0-9a-f]{32}$/.test(r.subject) ? <a href={`/ui/certificates/${r.subject}`}>{r.subject}</a> : r.subject}</td>
+                  <td>
+                    {/^[0-9a-f]{32}$/.test(r.subject) ? (
+                      <a href={`/ui/certificates/${r.subject}`}>{r.subject}</a>
+                    ) : (
+                      r.subject
+                    )}
+                  </td>
                   <td>{r.detail}</td>
                 </tr>
               ))}
@@ -248,9 +295,16 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
       after = page.at(-1)!.seq;
     }
     const head = await d.auditLog.head();
-    const cps = (await d.auditLog.checkpoints()).map((k) => ({ seq: k.seq, hash: k.hash, at: k.at.toISOString(), signature: k.signature.toString('base64') }));
+    const cps = (await d.auditLog.checkpoints()).map((k) => ({
+      seq: k.seq,
+      hash: k.hash,
+      at: k.at.toISOString(),
+      signature: k.signature.toString('base64'),
+    }));
     const key = createPublicKey({ key: d.logKey.publicKeyDer, format: 'der', type: 'spki' });
-    const report = verifyChain(events, head, cps, (m, s) => verify('sha256', m, key, Buffer.from(s, 'base64')));
+    const report = verifyChain(events, head, cps, (m, s) =>
+      verify('sha256', m, key, Buffer.from(s, 'base64')),
+    );
     const recent = events.slice(-50).reverse();
     return c.html(
       <Page title="Audit chain" signedIn>

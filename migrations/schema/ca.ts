@@ -141,13 +141,15 @@ export const auditCheckpoints = pgTable('audit_checkpoints', {
   keyId: text('key_id').notNull(),
 });
 
-/** The latest CRL per issuer and its number; the number only ever grows (RFC 5280 §5.2.3). */
+/**
+ * The CRL number per issuer; it only ever grows (RFC 5280 §5.2.3), across restarts and
+ * instances. The CRL itself is rebuilt in memory by each instance from the revoked rows.
+ */
 export const crlState = pgTable('crl_state', {
   issuerId: text('issuer_id').primaryKey(),
   number: bigint('number', { mode: 'number' }).notNull(),
   thisUpdate: timestamp('this_update', { withTimezone: true }).notNull(),
   nextUpdate: timestamp('next_update', { withTimezone: true }).notNull(),
-  der: bytea('der').notNull(),
 });
 
 /** Size of the transparency log; locked by every append so indexes are dense and ordered. */

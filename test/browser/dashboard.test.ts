@@ -16,7 +16,16 @@ const dir = tmp();
 const json = { 'content-type': 'application/json' };
 
 const token = async (role: string) =>
-  ((await (await s.api('/v1/tokens', { method: 'POST', token: s.adminToken, headers: json, body: JSON.stringify({ role }) })).json()) as { token: string }).token;
+  (
+    (await (
+      await s.api('/v1/tokens', {
+        method: 'POST',
+        token: s.adminToken,
+        headers: json,
+        body: JSON.stringify({ role }),
+      })
+    ).json()) as { token: string }
+  ).token;
 
 beforeAll(async () => {
   s = await startStack();
@@ -26,17 +35,41 @@ beforeAll(async () => {
   for (const cn of ['ui-good-1', 'ui-bad-1']) {
     const r = await curl(
       `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
-      ['--cacert', s.cp.boot.paths.rootPem, '-u', `${batch.id}:${batch.secret}`, '-H', 'Content-Type: application/pkcs10'],
+      [
+        '--cacert',
+        s.cp.boot.paths.rootPem,
+        '-u',
+        `${batch.id}:${batch.secret}`,
+        '-H',
+        'Content-Type: application/pkcs10',
+      ],
       makeCsr(makeKey('ec-p256', dir), `/CN=${cn}`).toString('base64'),
     );
     const p7 = writeTmp(dir, `${cn}.p7`, Buffer.from(r.body.toString(), 'base64'));
     const pem = writeTmp(dir, `${cn}.pem`, openssl(['pkcs7', '-inform', 'DER', '-in', p7, '-print_certs']));
-    if (cn === 'ui-bad-1') revokedSerial = openssl(['x509', '-in', pem, '-noout', '-serial']).trim().replace('serial=', '').toLowerCase();
+    if (cn === 'ui-bad-1')
+      revokedSerial = openssl(['x509', '-in', pem, '-noout', '-serial'])
+        .trim()
+        .replace('serial=', '')
+        .toLowerCase();
   }
-  await s.api('/v1/revocations', { method: 'POST', token: sec, headers: json, body: JSON.stringify({ serial: revokedSerial, reason: 'keyCompromise' }) });
+  await s.api('/v1/revocations', {
+    method: 'POST',
+    token: sec,
+    headers: json,
+    body: JSON.stringify({ serial: revokedSerial, reason: 'keyCompromise' }),
+  });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 afterAll(async () => {

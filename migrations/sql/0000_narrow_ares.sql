@@ -84,8 +84,7 @@ CREATE TABLE "crl_state" (
 	"issuer_id" text PRIMARY KEY NOT NULL,
 	"number" bigint NOT NULL,
 	"this_update" timestamp with time zone NOT NULL,
-	"next_update" timestamp with time zone NOT NULL,
-	"der" "bytea" NOT NULL
+	"next_update" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "device_keys" (
