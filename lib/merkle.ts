@@ -36,7 +36,8 @@ export class MerkleTree {
       const level = this.levels[k]!;
       const parent = nodeHash(level[idx - 1]!, level[idx]!);
       idx = (idx - 1) / 2;
-      (this.levels[k + 1] ??= [])[idx] = parent;
+      if (!this.levels[k + 1]) this.levels[k + 1] = [];
+      this.levels[k + 1]![idx] = parent;
     }
   }
 
@@ -103,7 +104,10 @@ export function verifyInclusion(
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
-      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) (fn >>= 1), (sn >>= 1);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
     } else r = nodeHash(r, p);
     fn >>= 1;
     sn >>= 1;
@@ -126,7 +130,10 @@ export function verifyConsistency(
   if ((first & (first - 1)) === 0) path = [firstRoot, ...path];
   let fn = first - 1;
   let sn = second - 1;
-  while (fn % 2 === 1) (fn >>= 1), (sn >>= 1);
+  while (fn % 2 === 1) {
+    fn >>= 1;
+    sn >>= 1;
+  }
   let fr = path[0]!;
   let sr = path[0]!;
   for (const c of path.slice(1)) {
@@ -134,7 +141,10 @@ export function verifyConsistency(
     if (fn % 2 === 1 || fn === sn) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) (fn >>= 1), (sn >>= 1);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
     } else sr = nodeHash(sr, c);
     fn >>= 1;
     sn >>= 1;

@@ -27,6 +27,7 @@ export async function waitFor(
 }
 
 export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  // not detached: `openssl ocsp -multi` makes its own process group and kills its children on SIGTERM
   const p = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr!.on('data', (c: Buffer) => {
@@ -38,12 +39,31 @@ export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv): Chil
   return p;
 }
 
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
 export async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  const done = new Promise((r) => p.once('exit', r));
+  const done = p.exitCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r));
+  // forked workers (openssl ocsp -multi) would outlive their parent: end them too
+  for (const child of childrenOf(p.pid!)) {
+    try {
+      process.kill(child, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
   p.kill('SIGTERM');
   await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
-  if (p.exitCode === null) p.kill('SIGKILL');
+  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  p.stderr?.destroy();
 }
 
 /** Resident set size of a process in KiB (Linux). */
