@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftCsr } from './helpers/craft-csr.ts';
 import { curl } from './helpers/curl.ts';
 import { type KeySpec, makeCsr, makeKey, tmp } from './helpers/openssl.ts';
-import { createBatch, startStack, type TestStack } from './helpers/stack.ts';
+import { createBatch, createToken, startStack, type TestStack } from './helpers/stack.ts';
 
 let s: TestStack;
 let auditor: string;
@@ -14,17 +14,7 @@ const json = { 'content-type': 'application/json' };
 let camBatch: { id: string; secret: string };
 let lampBatch: { id: string; secret: string };
 
-const token = async (role: string) =>
-  (
-    (await (
-      await s.api('/v1/tokens', {
-        method: 'POST',
-        token: s.adminToken,
-        headers: json,
-        body: JSON.stringify({ role }),
-      })
-    ).json()) as { token: string }
-  ).token;
+const token = (role: string) => createToken(s, role);
 
 async function enroll(batch: { id: string; secret: string }, cn: string, spec: KeySpec = 'ec-p256') {
   const r = await curl(

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPem } from '../lib/pem.ts';
 import { curl } from './helpers/curl.ts';
-import { makeCsr, makeKey, openssl, opensslAsync, opensslTry, tmp, writeTmp } from './helpers/openssl.ts';
-import { createBatch, startStack, type TestStack } from './helpers/stack.ts';
+import { openssl, opensslAsync, opensslTry, tmp, writeTmp } from './helpers/openssl.ts';
+import { enrollDevice, startStack, type TestStack } from './helpers/stack.ts';
 
 let s: TestStack;
 let sec: string;
@@ -27,28 +27,7 @@ beforeAll(async () => {
 });
 afterAll(() => s?.stop());
 
-async function enrolled(cn: string): Promise<{ path: string; serial: string }> {
-  const batch = await createBatch(s);
-  const r = await curl(
-    `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
-    [
-      '--cacert',
-      s.cp.boot.paths.rootPem,
-      '-u',
-      `${batch.id}:${batch.secret}`,
-      '-H',
-      'Content-Type: application/pkcs10',
-    ],
-    makeCsr(makeKey('ec-p256', dir), `/CN=${cn}`).toString('base64'),
-  );
-  expect(r.status).toBe(200);
-  const p7 = writeTmp(dir, `${cn}.p7`, Buffer.from(r.body.toString(), 'base64'));
-  const path = writeTmp(dir, `${cn}.pem`, openssl(['pkcs7', '-inform', 'DER', '-in', p7, '-print_certs']));
-  return {
-    path,
-    serial: openssl(['x509', '-in', path, '-noout', '-serial']).trim().replace('serial=', '').toLowerCase(),
-  };
-}
+const enrolled = (cn: string) => enrollDevice(s, cn);
 
 const ask = (certPath: string, extra: string[] = []) =>
   opensslAsync([

@@ -9,8 +9,8 @@ import { parseCaConfig } from '../ca-service/config.ts';
 import { type ControlPlane, startControlPlane } from '../ca-service/main.ts';
 import { openDatabase } from '../ca-service/store/db.ts';
 import { curl } from './helpers/curl.ts';
-import { makeCsr, makeKey, openssl, tmp, writeTmp } from './helpers/openssl.ts';
-import { createBatch, startStack, type TestStack } from './helpers/stack.ts';
+import { openssl, tmp, writeTmp } from './helpers/openssl.ts';
+import { createToken, enrollDevice, startStack, type TestStack } from './helpers/stack.ts';
 
 let s: TestStack;
 let sec: string;
@@ -18,46 +18,14 @@ let auditor: string;
 const dir = tmp();
 const json = { 'content-type': 'application/json' };
 
-const token = async (role: string) =>
-  (
-    (await (
-      await s.api('/v1/tokens', {
-        method: 'POST',
-        token: s.adminToken,
-        headers: json,
-        body: JSON.stringify({ role }),
-      })
-    ).json()) as { token: string }
-  ).token;
-
 beforeAll(async () => {
   s = await startStack();
-  sec = await token('security-admin');
-  auditor = await token('auditor');
+  sec = await createToken(s, 'security-admin');
+  auditor = await createToken(s, 'auditor');
 });
 afterAll(() => s?.stop());
 
-async function enroll(cn: string): Promise<{ serial: string; path: string }> {
-  const batch = await createBatch(s);
-  const r = await curl(
-    `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
-    [
-      '--cacert',
-      s.cp.boot.paths.rootPem,
-      '-u',
-      `${batch.id}:${batch.secret}`,
-      '-H',
-      'Content-Type: application/pkcs10',
-    ],
-    makeCsr(makeKey('ec-p256', dir), `/CN=${cn}`).toString('base64'),
-  );
-  const p7 = writeTmp(dir, `${cn}.p7`, Buffer.from(r.body.toString(), 'base64'));
-  const path = writeTmp(dir, `${cn}.pem`, openssl(['pkcs7', '-inform', 'DER', '-in', p7, '-print_certs']));
-  return {
-    path,
-    serial: openssl(['x509', '-in', path, '-noout', '-serial']).trim().replace('serial=', '').toLowerCase(),
-  };
-}
+const enroll = (cn: string) => enrollDevice(s, cn);
 
 /** Collects SSE events until `until` says stop. */
 function subscribe(headers: Record<string, string> = {}) {

@@ -1,13 +1,11 @@
 // Transparency log: inclusion and consistency proofs checked by the CLI and by an
 // independent verifier written in Python from the RFC text (test/tools/verify_merkle.py).
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curl } from './helpers/curl.ts';
-import { makeCsr, makeKey, openssl, tmp, writeTmp } from './helpers/openssl.ts';
-import { createBatch, startStack, type TestStack } from './helpers/stack.ts';
+import { makeKey, openssl, tmp, writeTmp } from './helpers/openssl.ts';
+import { createToken, enrollDevice, startStack, type TestStack } from './helpers/stack.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'edgeseal.mjs');
 const PY = join(import.meta.dirname, 'tools', 'verify_merkle.py');
@@ -17,40 +15,11 @@ const dir = tmp();
 
 beforeAll(async () => {
   s = await startStack();
-  const r = await s.api('/v1/tokens', {
-    method: 'POST',
-    token: s.adminToken,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ role: 'auditor' }),
-  });
-  auditor = ((await r.json()) as { token: string }).token;
+  auditor = await createToken(s, 'auditor');
 });
 afterAll(() => s?.stop());
 
-async function enroll(cn: string): Promise<{ path: string; der: Buffer; serial: string }> {
-  const batch = await createBatch(s);
-  const r = await curl(
-    `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
-    [
-      '--cacert',
-      s.cp.boot.paths.rootPem,
-      '-u',
-      `${batch.id}:${batch.secret}`,
-      '-H',
-      'Content-Type: application/pkcs10',
-    ],
-    makeCsr(makeKey('ec-p256', dir), `/CN=${cn}`).toString('base64'),
-  );
-  const p7 = writeTmp(dir, `${cn}.p7`, Buffer.from(r.body.toString(), 'base64'));
-  const path = writeTmp(dir, `${cn}.pem`, openssl(['pkcs7', '-inform', 'DER', '-in', p7, '-print_certs']));
-  const derPath = join(dir, `${cn}.der`);
-  openssl(['x509', '-in', path, '-outform', 'DER', '-out', derPath]);
-  const serial = openssl(['x509', '-in', path, '-noout', '-serial'])
-    .trim()
-    .replace('serial=', '')
-    .toLowerCase();
-  return { path, der: readFileSync(derPath), serial };
-}
+const enroll = (cn: string) => enrollDevice(s, cn);
 
 const get = async <T>(path: string): Promise<T> =>
   (await (await s.api(path, { token: auditor })).json()) as T;

@@ -4,9 +4,8 @@
 // runs after installing chromium.
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curl } from '../helpers/curl.ts';
-import { makeCsr, makeKey, openssl, tmp, writeTmp } from '../helpers/openssl.ts';
-import { createBatch, startStack, type TestStack } from '../helpers/stack.ts';
+import { tmp } from '../helpers/openssl.ts';
+import { createToken, enrollDevice, startStack, type TestStack } from '../helpers/stack.ts';
 
 let s: TestStack;
 let browser: Browser;
@@ -15,44 +14,14 @@ let revokedSerial: string;
 const dir = tmp();
 const json = { 'content-type': 'application/json' };
 
-const token = async (role: string) =>
-  (
-    (await (
-      await s.api('/v1/tokens', {
-        method: 'POST',
-        token: s.adminToken,
-        headers: json,
-        body: JSON.stringify({ role }),
-      })
-    ).json()) as { token: string }
-  ).token;
+const token = (role: string) => createToken(s, role);
 
 beforeAll(async () => {
   s = await startStack();
   auditor = await token('auditor');
   const sec = await token('security-admin');
-  const batch = await createBatch(s, { hardware_model: 'cam-v2' });
-  for (const cn of ['ui-good-1', 'ui-bad-1']) {
-    const r = await curl(
-      `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
-      [
-        '--cacert',
-        s.cp.boot.paths.rootPem,
-        '-u',
-        `${batch.id}:${batch.secret}`,
-        '-H',
-        'Content-Type: application/pkcs10',
-      ],
-      makeCsr(makeKey('ec-p256', dir), `/CN=${cn}`).toString('base64'),
-    );
-    const p7 = writeTmp(dir, `${cn}.p7`, Buffer.from(r.body.toString(), 'base64'));
-    const pem = writeTmp(dir, `${cn}.pem`, openssl(['pkcs7', '-inform', 'DER', '-in', p7, '-print_certs']));
-    if (cn === 'ui-bad-1')
-      revokedSerial = openssl(['x509', '-in', pem, '-noout', '-serial'])
-        .trim()
-        .replace('serial=', '')
-        .toLowerCase();
-  }
+  await enrollDevice(s, 'ui-good-1');
+  revokedSerial = (await enrollDevice(s, 'ui-bad-1')).serial;
   await s.api('/v1/revocations', {
     method: 'POST',
     token: sec,

@@ -9,7 +9,9 @@ import postgres from 'postgres';
 import { parseCaConfig } from '../../ca-service/config.ts';
 import { type ControlPlane, startControlPlane } from '../../ca-service/main.ts';
 import { type Database, openDatabase } from '../../ca-service/store/db.ts';
-import { tmp } from './openssl.ts';
+import { join } from 'node:path';
+import { curl } from './curl.ts';
+import { makeCsr, makeKey, openssl, tmp, writeTmp } from './openssl.ts';
 
 export interface TestStack {
   readonly cp: ControlPlane;
@@ -118,4 +120,54 @@ export async function createBatch(
   });
   if (r.status !== 201) throw new Error(`batch create failed: ${r.status} ${await r.text()}`);
   return (await r.json()) as { id: string; secret: string; hardware_model: string };
+}
+
+/** An API token for a role, made with the admin token. */
+export async function createToken(s: TestStack, role: string): Promise<string> {
+  const r = await s.api('/v1/tokens', {
+    method: 'POST',
+    token: s.adminToken,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ role }),
+  });
+  if (r.status !== 201) throw new Error(`token create failed: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { token: string }).token;
+}
+
+export interface EnrolledDevice {
+  readonly path: string;
+  readonly der: Buffer;
+  readonly serial: string;
+}
+
+/** Enrolls `cn` over EST with curl (a new batch unless one is given); the certificate as openssl sees it. */
+export async function enrollDevice(
+  s: TestStack,
+  cn: string,
+  batch?: { id: string; secret: string },
+): Promise<EnrolledDevice> {
+  const b = batch ?? (await createBatch(s));
+  const dir = tmp();
+  const r = await curl(
+    `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
+    [
+      '--cacert',
+      s.cp.boot.paths.rootPem,
+      '-u',
+      `${b.id}:${b.secret}`,
+      '-H',
+      'Content-Type: application/pkcs10',
+    ],
+    makeCsr(makeKey('ec-p256', dir), `/CN=${cn}`).toString('base64'),
+  );
+  if (r.status !== 200) throw new Error(`enroll ${cn} failed: ${r.status} ${r.body}`);
+  const p7 = writeTmp(dir, `${cn}.p7`, Buffer.from(r.body.toString(), 'base64'));
+  const path = writeTmp(dir, `${cn}.pem`, openssl(['pkcs7', '-inform', 'DER', '-in', p7, '-print_certs']));
+  const derPath = join(dir, `${cn}.der`);
+  openssl(['x509', '-in', path, '-outform', 'DER', '-out', derPath]);
+  const serial = openssl(['x509', '-in', path, '-noout', '-serial'])
+    .trim()
+    .replace('serial=', '')
+    .toLowerCase();
+  return { path, der: readFileSync(derPath), serial };
 }
