@@ -7,6 +7,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
+import { EdgesealError } from '../lib/errors.ts';
 import { toPem } from '../lib/pem.ts';
 import { bootstrap, type Bootstrapped, dataPaths } from './bootstrap.ts';
 import type { CaConfig } from './config.ts';
@@ -54,9 +55,18 @@ export interface StartOptions {
   readonly checkpointIntervalMs?: number;
 }
 
-const listen = (server: Server | HttpsServer, port: number, host: string) =>
+const listen = (server: Server | HttpsServer, port: number, host: string, setting: string) =>
   new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new EdgesealError(
+          'ERR_CONFIG',
+          e.code === 'EADDRINUSE'
+            ? `cannot listen on ${host}:${port}: the port is in use (another edgeseal?); set ${setting}`
+            : `cannot listen on ${host}:${port}: ${e.code ?? e.message}; check ${setting} and EDGESEAL_LISTEN_HOST`,
+        ),
+      ),
+    );
     server.listen(port, host, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
@@ -190,8 +200,8 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   let httpsPort: number;
   let httpPort: number;
   try {
-    httpsPort = await listen(https, config.httpsPort, config.listenHost);
-    httpPort = await listen(http, config.httpPort, config.listenHost);
+    httpsPort = await listen(https, config.httpsPort, config.listenHost, 'EDGESEAL_HTTPS_PORT');
+    httpPort = await listen(http, config.httpPort, config.listenHost, 'EDGESEAL_HTTP_PORT');
   } catch (e) {
     clearInterval(renewTimer);
     clearInterval(ocspRenewTimer);

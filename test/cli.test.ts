@@ -232,6 +232,24 @@ describe('edgeseal up and batch', () => {
     );
   });
 
+  it('a port in use stops start-up with a message naming the port and the setting', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as { port: number }).port;
+    const other = tmp();
+    const r = await promisify(execFile)('node', [BIN, 'up'], {
+      env: { ...env, EDGESEAL_DATA_DIR: other, EDGESEAL_HTTPS_PORT: String(port), DATABASE_URL: '' },
+      encoding: 'utf8',
+    }).catch((e) => e);
+    blocker.close();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use .*EDGESEAL_HTTPS_PORT`),
+    );
+    expect(r.stderr).not.toMatch(/unexpected error/);
+  });
+
   it('a wrong token is refused by the running control plane', async () => {
     const r = await cli(['batch', 'list', '--token', 'tok_nope.secret']);
     expect(r.code).toBe(1);
