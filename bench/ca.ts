@@ -6,7 +6,7 @@
 // Env: BENCH_SECONDS (default 10), BENCH_CONCURRENCY (32), DATABASE_URL (Postgres side;
 // default postgres://postgres@127.0.0.1:5432/test, skipped if unreachable), BENCH_CSRS.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import postgres from 'postgres';
 import { toPem } from '../lib/pem.ts';
 import { makeCsrs } from './lib/csrs.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
-import { existsSync, freePort, have, start, stop, waitFor } from './lib/processes.ts';
+import { freePort, have, start, stop, waitFor } from './lib/processes.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);

@@ -7,7 +7,7 @@
 // The revoked set is seeded straight into the database before start-up (enrolling 100,000
 // devices first would measure enrollment). Last line: one JSON object.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { spkiKeyBits } from '../lib/x509/certificate.ts';
 import { certificates, tlogHead } from '../migrations/schema/index.ts';
 import { makeCsrs } from './lib/csrs.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
-import { existsSync, freePort, start, stop, waitFor } from './lib/processes.ts';
+import { freePort, start, stop, waitFor } from './lib/processes.ts';
 
 const N = Number(process.env.BENCH_REVOKED ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

@@ -46,6 +46,21 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** A device enrolling over EST with the credential `batch create --json` printed. */
+const estEnroll = (b: { est_url: string; id: string; secret: string }, csrB64: string) =>
+  curl(
+    b.est_url,
+    [
+      '--cacert',
+      join(dataDir, 'ca', 'root.pem'),
+      '-u',
+      `${b.id}:${b.secret}`,
+      '-H',
+      'Content-Type: application/pkcs10',
+    ],
+    csrB64,
+  );
+
 function allFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)],
@@ -134,18 +149,7 @@ describe('edgeseal up and batch', () => {
     expect(b).toMatchObject({ hardware_model: 'cam-v2', quota: 2, enrolled: 0, status: 'active' });
     expect(b.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const csr = makeCsr(makeKey('ec-p256'), '/CN=cli-dev-1').toString('base64');
-    const e = await curl(
-      b.est_url,
-      [
-        '--cacert',
-        join(dataDir, 'ca', 'root.pem'),
-        '-u',
-        `${b.id}:${b.secret}`,
-        '-H',
-        'Content-Type: application/pkcs10',
-      ],
-      csr,
-    );
+    const e = await estEnroll(b, csr);
     expect(e.status).toBe(200);
     const shown = JSON.parse((await cli(['batch', 'show', b.id, '--json'])).stdout);
     expect(shown.enrolled).toBe(1);
@@ -193,18 +197,7 @@ describe('edgeseal up and batch', () => {
       (await cli(['batch', 'create', '--hardware-model', 'cam-v2', '--quota', '1', '--json'])).stdout,
     );
     const csr = makeCsr(makeKey('ec-p256'), '/CN=cli-rev-1').toString('base64');
-    const e = await curl(
-      b.est_url,
-      [
-        '--cacert',
-        join(dataDir, 'ca', 'root.pem'),
-        '-u',
-        `${b.id}:${b.secret}`,
-        '-H',
-        'Content-Type: application/pkcs10',
-      ],
-      csr,
-    );
+    const e = await estEnroll(b, csr);
     expect(e.status).toBe(200);
     const denied = await cli(['revoke', '--device', 'cli-rev-1']);
     expect(denied.code).toBe(1);

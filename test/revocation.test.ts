@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { rowsOf } from '../ca-service/store/db.ts';
 import { curl } from './helpers/curl.ts';
 import { type DeviceKey, makeCsr, makeKey, openssl, opensslTry, tmp, writeTmp } from './helpers/openssl.ts';
-import { createBatch, startStack, type TestStack } from './helpers/stack.ts';
+import { createBatch, createToken, startStack, type TestStack } from './helpers/stack.ts';
 
 let s: TestStack;
 let sec: string;
@@ -16,13 +16,7 @@ const json = { 'content-type': 'application/json' };
 beforeAll(async () => {
   s = await startStack();
   est = `${s.cp.httpsUrl}/.well-known/est`;
-  const r = await s.api('/v1/tokens', {
-    method: 'POST',
-    token: s.adminToken,
-    headers: json,
-    body: JSON.stringify({ role: 'security-admin' }),
-  });
-  sec = ((await r.json()) as { token: string }).token;
+  sec = await createToken(s, 'security-admin');
 });
 afterAll(() => s?.stop());
 

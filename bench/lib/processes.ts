@@ -1,6 +1,6 @@
 // Starting and stopping the servers under test as separate processes.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export function freePort(): Promise<number> {
@@ -80,5 +80,3 @@ export const have = (bin: string): boolean => {
     return false;
   }
 };
-
-export { existsSync };

@@ -21,24 +21,15 @@ export class RevocationStore implements RevocationPort {
           ? eq(certificates.deviceId, target.deviceId)
           : eq(certificates.batchId, target.batchId);
     return this.db.transaction(async (tx) => {
-      const exists =
+      // a serial, device or batch that never existed is a 404, not "0 revoked"
+      const [table, column, value] =
         'serial' in target
-          ? (await tx.select({ s: certificates.serial }).from(certificates).where(match).limit(1)).length > 0
+          ? [certificates, certificates.serial, target.serial]
           : 'deviceId' in target
-            ? (
-                await tx
-                  .select({ s: devices.id })
-                  .from(devices)
-                  .where(eq(devices.id, target.deviceId))
-                  .limit(1)
-              ).length > 0
-            : (
-                await tx
-                  .select({ s: batches.id })
-                  .from(batches)
-                  .where(eq(batches.id, target.batchId))
-                  .limit(1)
-              ).length > 0;
+            ? [devices, devices.id, target.deviceId]
+            : [batches, batches.id, target.batchId];
+      const exists =
+        (await tx.select({ one: sql`1` }).from(table).where(eq(column, value)).limit(1)).length > 0;
       if (!exists) return { revoked: [], alreadyRevoked: 0, targetExists: false };
       // counted before the update: these were revoked earlier and stay as they were
       const [already] = await tx

@@ -1,7 +1,7 @@
 // X.509 v2 CRLs (RFC 5280 §5). Entries are encoded once when a certificate is revoked and
 // kept; a rebuild is a concatenation and one signature, which is what keeps a CRL of
 // 100,000 entries cheap to reissue.
-import { ctx, generalizedTime, oid, octets, seq, smallInt, time, tlv, uint } from '../der/encode.ts';
+import { ctx, oid, octets, seq, smallInt, time, tlv, uint } from '../der/encode.ts';
 import type { Signer } from './certificate.ts';
 import { extension } from './extensions.ts';
 
@@ -44,5 +44,3 @@ export function buildCrl(p: {
     tlv(0x03, Buffer.concat([Buffer.from([0]), p.signer.sign(tbs)])),
   );
 }
-
-export { generalizedTime };

@@ -1,7 +1,7 @@
 // Certificate extensions (RFC 5280 §4.2), each encoded to its DER Extension once.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { bitString, bool, ctx, ia5, oid, octets, seq, smallInt } from '../der/encode.ts';
+import { bitString, bool, ctx, oid, octets, seq, smallInt } from '../der/encode.ts';
 import { OID } from './oids.ts';
 
 export function extension(extnId: string, critical: boolean, value: Buffer): Buffer {
@@ -99,5 +99,3 @@ export function nameConstraints(permitted: GeneralNames): Buffer {
   const subtrees = generalNames(permitted).map((gn) => seq(gn));
   return extension(OID.nameConstraints, true, seq(ctx(0, Buffer.concat(subtrees))));
 }
-
-export { ia5 };

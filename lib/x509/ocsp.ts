@@ -1,7 +1,7 @@
 // OCSP (RFC 6960): strict request parsing and BasicOCSPResponse building.
 import { createHash } from 'node:crypto';
 import { children, content, DerError, expect, type Node, oidString, raw, readTop } from '../der/decode.ts';
-import { bitString, ctx, generalizedTime, nul, oid, octets, seq, tlv } from '../der/encode.ts';
+import { bitString, ctx, generalizedTime, oid, octets, seq, tlv } from '../der/encode.ts';
 import { EdgesealError } from '../errors.ts';
 import type { Signer } from './certificate.ts';
 import { serialHexOf } from './parse-certificate.ts';
@@ -138,5 +138,3 @@ export const ocspErrorResponse = (status: 1 | 2 | 3 | 5 | 6): Buffer => seq(tlv(
 
 /** RFC 6960 §4.2.1 ResponderID byKey: SHA-1 of the responder's subjectPublicKey bits. */
 export const responderKeyHash = (keyBits: Buffer): Buffer => createHash('sha1').update(keyBits).digest();
-
-export { nul };
