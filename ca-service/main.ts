@@ -14,11 +14,16 @@ import type { CaConfig } from './config.ts';
 import { Authority } from './core/authority.ts';
 import { BatchService } from './core/batches.ts';
 import type { Clock } from './core/ports.ts';
-import { RevocationService } from './core/revocation.ts';
+import { RevocationService, type RevokedEntry } from './core/revocation.ts';
 import { TokenService } from './core/tokens.ts';
 import { createApp } from './http/app.ts';
 import { createPublicApp } from './http/public-app.ts';
-import { issueServiceIdentity, OCSP_CERT_DAYS, SERVER_CERT_DAYS } from './keys/server-identity.ts';
+import {
+  issueServiceIdentity,
+  OCSP_CERT_DAYS,
+  SERVER_CERT_DAYS,
+  type ServiceIdentity,
+} from './keys/server-identity.ts';
 import { DEFAULT_OCSP_OPTIONS, OcspResponder } from './revocation/ocsp-responder.ts';
 import { BatchStore } from './store/batch-store.ts';
 import { type Database, ping } from './store/db.ts';
@@ -41,7 +46,20 @@ export interface ControlPlane {
   readonly boot: Bootstrapped;
   readonly crl: CrlPublisher;
   readonly checkpointer: Checkpointer;
+  /** what a gateway in the same process uses instead of the HTTPS API */
+  readonly local: LocalFleetLink;
   close(): Promise<void>;
+}
+
+/** The control plane as an in-process gateway sees it (gateway/control-link.ts). */
+export interface LocalFleetLink {
+  readonly trustDomain: string;
+  /** issuing CA then root, DER */
+  readonly chain: readonly Buffer[];
+  serverIdentity(hosts: { dns: readonly string[]; ips: readonly string[] }): Promise<ServiceIdentity>;
+  revokedSince(since: Date, afterSerial?: string): Promise<RevokedEntry[]>;
+  /** entries empty = "re-read": too many were revoked elsewhere to list */
+  onRevoked(l: (entries: readonly RevokedEntry[]) => void): () => void;
 }
 
 export interface StartOptions {
@@ -111,7 +129,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     batches: new BatchService(new BatchStore(database.db), clock),
     tokens,
     revocations,
-    revokedSince: (since) => revocationStore.revokedSince(since),
+    revokedSince: (since, afterSerial) => revocationStore.revokedSince(since, afterSerial),
     issuing: hierarchy.issuing,
     chain: hierarchy.chain,
     clock,
@@ -242,6 +260,14 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     boot,
     crl,
     checkpointer,
+    local: {
+      trustDomain: config.trustDomain,
+      chain: hierarchy.chain,
+      serverIdentity: (hosts) =>
+        issueServiceIdentity(hierarchy.issuing, { kind: 'server', hosts }, issuanceStore, clock.now()),
+      revokedSince: (since, afterSerial) => revocationStore.revokedSince(since, afterSerial),
+      onRevoked: (l) => revocations.onRevoked(l),
+    },
     async close() {
       if (closed) return;
       closed = true;

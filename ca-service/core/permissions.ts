@@ -1,5 +1,6 @@
 // Who may do what: deny by default. Roles are those of PRODUCT.md; `factory` is carried by
-// production batch credentials (EST / /v1/enroll), not by API tokens.
+// production batch credentials (EST / /v1/enroll), not by API tokens. `gateway` is a
+// service role: a gateway instance reads the revocation feed and gets its server certificate.
 import type { Role } from './tokens.ts';
 
 export const PERMISSIONS = {
@@ -12,6 +13,10 @@ export const PERMISSIONS = {
   'certificate.read': ['admin', 'auditor', 'security-admin'],
   'certificate.revoke': ['security-admin'],
   'audit.read': ['admin', 'auditor', 'security-admin'],
+  // the live revocation feed (SSE): gateways cut sessions with it
+  'revocation.feed': ['admin', 'auditor', 'security-admin', 'gateway'],
+  // certificates for the fleet's services (gateway server certs, backend MQTT clients)
+  'service.issue': ['admin', 'gateway'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

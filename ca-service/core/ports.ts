@@ -16,7 +16,7 @@ export interface BatchRecord {
 
 export interface CertificateRecord {
   readonly serial: string;
-  readonly kind: 'device' | 'server' | 'ocsp';
+  readonly kind: 'device' | 'server' | 'ocsp' | 'service';
   readonly deviceId: string | null;
   readonly batchId: string | null;
   readonly hardwareModel: string | null;

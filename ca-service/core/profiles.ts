@@ -178,3 +178,34 @@ export function serverCertificate(
   );
   return signCertificate(tbs, issuer.signer);
 }
+
+/** Backend service identity URI: spiffe://<trust domain>/service/<name>. */
+export const serviceUri = (trustDomain: string, name: string): string =>
+  `spiffe://${trustDomain}/service/${name}`;
+
+/**
+ * A backend service's MQTT client certificate (the gateway lets it read device telemetry
+ * and status and write ota/cmd): CN = name, SAN URI spiffe://<td>/service/<name>, clientAuth.
+ */
+export function serviceClientCertificate(
+  issuer: Issuer,
+  p: { serial: Buffer; name: string; trustDomain: string; spki: Buffer; validity: Validity },
+): Buffer {
+  const tbs = buildTbs(
+    {
+      serial: p.serial,
+      issuer: issuer.cert.subjectDer,
+      subject: encodeName([{ type: OID.commonName, value: p.name }]),
+      ...p.validity,
+      spki: p.spki,
+      extensions: [
+        ...DEVICE_EXTENSIONS,
+        ski(p.spki),
+        subjectAltName({ uris: [serviceUri(p.trustDomain, p.name)] }),
+        ...issuer.issuedExtensions,
+      ],
+    },
+    issuer.signer.algorithmIdentifier,
+  );
+  return signCertificate(tbs, issuer.signer);
+}

@@ -4,7 +4,7 @@ import { hashSecret, newId, newSecret, secretMatches } from './credentials.ts';
 import { allows, PERMISSIONS, type Permission } from './permissions.ts';
 import type { AuditEvent, Clock } from './ports.ts';
 
-export const ROLES = ['factory', 'auditor', 'security-admin', 'release-manager', 'admin'] as const;
+export const ROLES = ['factory', 'auditor', 'security-admin', 'release-manager', 'admin', 'gateway'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface TokenRecord {

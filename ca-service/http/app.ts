@@ -27,6 +27,7 @@ import { auditRoutes } from './v1/audit.ts';
 import { tlogRoutes } from './v1/tlog.ts';
 import { inventoryRoutes } from './v1/inventory.ts';
 import { uiRoutes } from '../ui/routes.tsx';
+import { serviceRoutes } from './v1/services.ts';
 import { tokenRoutes } from './v1/tokens.ts';
 
 export interface AppDeps {
@@ -35,7 +36,7 @@ export interface AppDeps {
   readonly batches: BatchService;
   readonly tokens: TokenService;
   readonly revocations: RevocationService;
-  readonly revokedSince: (since: Date) => Promise<RevokedEntry[]>;
+  readonly revokedSince: (since: Date, afterSerial?: string) => Promise<RevokedEntry[]>;
   readonly auditLog: AuditLogStore;
   readonly logKey: LogKey;
   readonly tlog: TransparencyLog;
@@ -76,6 +77,17 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1/revocations', revocationRoutes(d.revocations, d.revokedSince, d.tokens));
   app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
   app.route('/v1/tlog', tlogRoutes(d.tlog, d.tokens));
+  app.route(
+    '/v1/service-certificates',
+    serviceRoutes({
+      tokens: d.tokens,
+      issuing: d.issuing,
+      root: d.chain[d.chain.length - 1]!,
+      store: d.issuanceStore,
+      clock: d.clock,
+      trustDomain: d.trustDomain,
+    }),
+  );
   app.route(
     '/ui',
     uiRoutes({

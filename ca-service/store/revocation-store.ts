@@ -1,4 +1,4 @@
-import { and, asc, eq, gte, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { batches, certificates, crlState, devices } from '../../migrations/schema/index.ts';
 import type { AuditEvent } from '../core/ports.ts';
 import type { RevocationPort, RevocationTarget, RevokedEntry } from '../core/revocation.ts';
@@ -91,8 +91,11 @@ export class RevocationStore implements RevocationPort {
     }));
   }
 
-  /** Revocations at or after `since`, oldest first (SSE replay). */
-  async revokedSince(since: Date, limit = 10_000): Promise<RevokedEntry[]> {
+  /**
+   * Revocations at or after `since`, oldest first (SSE replay), a page at a time: pass the
+   * last entry's time and serial to continue (a batch revocation shares one time).
+   */
+  async revokedSince(since: Date, afterSerial?: string, limit = 10_000): Promise<RevokedEntry[]> {
     const rows = await this.db
       .select({
         serial: certificates.serial,
@@ -102,8 +105,15 @@ export class RevocationStore implements RevocationPort {
         reason: certificates.revocationReason,
       })
       .from(certificates)
-      .where(gte(certificates.revokedAt, since))
-      .orderBy(asc(certificates.revokedAt))
+      .where(
+        afterSerial === undefined
+          ? gte(certificates.revokedAt, since)
+          : or(
+              gt(certificates.revokedAt, since),
+              and(eq(certificates.revokedAt, since), gt(certificates.serial, afterSerial)),
+            ),
+      )
+      .orderBy(asc(certificates.revokedAt), asc(certificates.serial))
       .limit(limit);
     return rows.map((r) => ({ ...r, revokedAt: r.revokedAt!, reason: r.reason ?? 0 }));
   }

@@ -57,7 +57,7 @@ export const certificates = pgTable(
   'certificates',
   {
     serial: text('serial').primaryKey(),
-    kind: text('kind', { enum: ['device', 'server', 'ocsp'] }).notNull(),
+    kind: text('kind', { enum: ['device', 'server', 'ocsp', 'service'] }).notNull(),
     deviceId: text('device_id'),
     batchId: text('batch_id'),
     hardwareModel: text('hardware_model'),

@@ -9,7 +9,7 @@ import { verifiedPeerSerial } from '../tls-peer.ts';
 import { jsonBody } from '../validate.ts';
 import { EnrollBody, ReenrollBody } from './schemas.ts';
 
-function csrDer(text: string): Buffer {
+export function csrDer(text: string): Buffer {
   if (!text.includes('-----BEGIN')) return decodeBase64Strict(text, 'csr');
   const blocks = fromPemAll(text).filter(
     (b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST',

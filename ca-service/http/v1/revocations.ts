@@ -19,7 +19,7 @@ const MAX_LISTED = 1000;
 
 export function revocationRoutes(
   revocations: RevocationService,
-  replay: (since: Date) => Promise<RevokedEntry[]>,
+  replay: (since: Date, afterSerial?: string) => Promise<RevokedEntry[]>,
   tokens: TokenService,
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -47,7 +47,9 @@ export function revocationRoutes(
   // Server-sent events: each revocation as it happens, for gateways and monitors. The event
   // id is the revocation time (ms); reconnecting with Last-Event-ID replays from there
   // (entries at the same millisecond may repeat: subscribers de-duplicate by serial).
-  app.get('/events', requirePermission(tokens, 'audit.read'), (c) => {
+  // `since=0` replays every revocation: a gateway's initial state. A `reload` event means
+  // another instance revoked too many to list: reconnect with Last-Event-ID to catch up.
+  app.get('/events', requirePermission(tokens, 'revocation.feed'), (c) => {
     const lastId = c.req.header('last-event-id') ?? c.req.query('since');
     const since = lastId !== undefined && /^\d{1,15}$/.test(lastId) ? new Date(Number(lastId)) : undefined;
     return streamSSE(c, async (stream) => {
@@ -73,11 +75,20 @@ export function revocationRoutes(
             reason: reasonName(e.reason),
           }),
         });
-      if (since) for (const e of await replay(since)) await send(e);
+      if (since) {
+        let cursor: RevokedEntry | undefined;
+        for (;;) {
+          const page = await replay(cursor?.revokedAt ?? since, cursor?.serial);
+          if (!page.length || stream.aborted) break;
+          for (const e of page) await send(e);
+          cursor = page[page.length - 1];
+        }
+      }
       await stream.writeSSE({ event: 'ready', data: '{}' });
       while (!stream.aborted) {
         const batch = queue.shift();
         if (batch) {
+          if (!batch.length) await stream.writeSSE({ event: 'reload', data: '{}' });
           for (const e of batch) await send(e);
           continue;
         }

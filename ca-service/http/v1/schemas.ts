@@ -111,3 +111,29 @@ export const RevokeBody = z
       .describe('RFC 5280 CRLReason name or number; default unspecified'),
   })
   .strict();
+
+export const ServiceCertificateBody = z
+  .object({
+    kind: z.enum(['server', 'service']).describe('server: a TLS server (a gateway); service: a backend MQTT client'),
+    csr: z.string().min(1).describe('PKCS#10, PEM or base64 DER; its key is certified, its subject ignored'),
+    hosts: z
+      .array(z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/))
+      .min(1)
+      .max(20)
+      .optional()
+      .describe('server: DNS names and IP addresses'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
+      .optional()
+      .describe('service: the name in spiffe://<trust domain>/service/<name>'),
+  })
+  .strict();
+
+export const ServiceCertificate = z.object({
+  serial: z.string(),
+  not_after: z.string(),
+  certificate: z.string().describe('PEM'),
+  chain: z.string().describe('PEM: the certificate then the issuing CA'),
+  root: z.string().describe('PEM: the root CA'),
+});
