@@ -1,9 +1,15 @@
 // edgeseal init / edgeseal up
-import pino from 'pino';
-import { bootstrap } from '../ca-service/bootstrap.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import pino, { type Logger } from 'pino';
+import { bootstrap, dataPaths } from '../ca-service/bootstrap.ts';
 import type { CaConfig } from '../ca-service/config.ts';
 import { startControlPlane } from '../ca-service/main.ts';
-import { runningEndpoint } from './client.ts';
+import { parseGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
+import { type Gateway, startGateway } from '../gateway/main.ts';
+import { localControlLink } from '../gateway/revocation/local-feed.ts';
+import { remoteControlLink } from '../gateway/revocation/remote-link.ts';
+import { connect, runningEndpoint } from './client.ts';
 import { print, UsageError } from './output.ts';
 
 const clock = { now: () => new Date() };
@@ -54,24 +60,40 @@ export async function initCommand(config: CaConfig, json: boolean): Promise<void
 }
 
 export async function upCommand(config: CaConfig, what: string | undefined): Promise<void> {
-  if (what && what !== 'ca') {
-    throw new UsageError(
-      what === 'gateway'
-        ? 'the MQTT gateway is not built yet (issue #4); `edgeseal up ca` runs the control plane'
-        : `unknown service "${what}"; use ca`,
-    );
+  if (what && what !== 'ca' && what !== 'gateway') {
+    throw new UsageError(`unknown service "${what}"; use ca or gateway (or nothing for both)`);
   }
+  // Parsed up front: a bad gateway setting stops start-up before anything listens.
+  const gwConfig = what === 'ca' ? undefined : parseGatewayConfig(process.env);
+  if (what === 'gateway') return gatewayAlone(config, gwConfig!);
   if (runningEndpoint(config.dataDir)) {
     throw new UsageError(`a control plane is already running for ${config.dataDir}`);
   }
   const log = pino({ level: config.logLevel, base: { service: 'ca' } });
   const cp = await startControlPlane(config, { log });
+  let gw: Gateway | undefined;
+  try {
+    if (gwConfig) {
+      gw = await startGateway(gwConfig, localControlLink(cp.local), {
+        log: pino({ level: gwConfig.logLevel, base: { service: 'gateway' } }),
+      });
+    }
+  } catch (e) {
+    await cp.close();
+    throw e;
+  }
   const p = cp.boot.paths;
   process.stderr.write(
     [
-      `edgeseal control plane up`,
+      `edgeseal up`,
       `  HTTPS (EST, /v1, /openapi.json)  ${cp.httpsUrl}`,
       `  HTTP (CA certs, CRL, OCSP)       ${cp.httpUrl}`,
+      ...(gw
+        ? [
+            `  MQTTS gateway (mTLS)             ${gw.mqttsUrl}`,
+            `  gateway metrics / health         ${gw.metricsUrl}/metrics  ${gw.metricsUrl}/health`,
+          ]
+        : []),
       `  data                             ${p.dataDir} (${cp.boot.database.kind})`,
       `  root CA                          ${p.rootPem}`,
       `  admin token                      ${p.adminToken}${cp.boot.adminTokenCreated ? ' (created now)' : ''}`,
@@ -79,12 +101,64 @@ export async function upCommand(config: CaConfig, what: string | undefined): Pro
       '',
     ].join('\n'),
   );
+  onSignals(log, async () => {
+    await gw?.close();
+    await cp.close();
+  });
+}
+
+/** `edgeseal up gateway`: a gateway on its own, talking to a running control plane over HTTPS. */
+async function gatewayAlone(config: CaConfig, gw: GatewayConfig): Promise<void> {
+  const log = pino({ level: gw.logLevel, base: { service: 'gateway' } });
+  const caUrl = gw.caUrl ?? runningEndpoint(config.dataDir)?.https_url;
+  if (!caUrl) {
+    throw new UsageError(
+      `no control plane found for ${config.dataDir}; start one (edgeseal up ca) or set EDGESEAL_CA_URL`,
+    );
+  }
+  const rootFile = dataPaths(config.dataDir).rootPem;
+  if (!existsSync(rootFile)) {
+    throw new UsageError(
+      `no CA root at ${rootFile}: copy the control plane's ca/root.pem there (EDGESEAL_DATA_DIR)`,
+    );
+  }
+  let token = gw.token;
+  if (!token) {
+    // Same machine as the control plane: mint a gateway token with the admin credential.
+    const created = await connect(config.dataDir, undefined, caUrl).call<{ token: string }>(
+      'POST',
+      '/v1/tokens',
+      {
+        role: 'gateway',
+        label: `gateway ${hostname()} pid ${process.pid}`,
+        expires_in: '30d',
+      },
+    );
+    token = created.token;
+  }
+  const g = await startGateway(
+    gw,
+    remoteControlLink({ caUrl, token, rootPem: readFileSync(rootFile, 'utf8'), log }),
+    { log },
+  );
+  process.stderr.write(
+    [
+      `edgeseal gateway up (control plane ${caUrl})`,
+      `  MQTTS (mTLS)       ${g.mqttsUrl}`,
+      `  metrics / health   ${g.metricsUrl}/metrics  ${g.metricsUrl}/health`,
+      '',
+    ].join('\n'),
+  );
+  onSignals(log, () => g.close());
+}
+
+function onSignals(log: Logger, close: () => Promise<void>): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    cp.close().then(
+    close().then(
       () => process.exit(0),
       (err) => {
         log.error({ err }, 'shutdown failed');

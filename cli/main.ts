@@ -16,7 +16,9 @@ const HELP = `edgeseal — chain of trust for edge-AI device fleets
 usage: edgeseal <command> [options] [--json]
 
   init                         create the CA hierarchy, KEK and admin token if missing; say where
-  up [ca]                      run the control plane (what npm start runs)
+  up [ca|gateway]              run the control plane and the MQTT gateway (what npm start runs),
+                               or one of them (a lone gateway finds the control plane through
+                               the data directory or EDGESEAL_CA_URL)
   batch create --hardware-model M --quota N [--expires 8h] [--id-prefix P]
                                a production batch credential for a factory station
   batch list | show ID | revoke ID

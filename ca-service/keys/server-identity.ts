@@ -7,11 +7,7 @@ import { toPem } from '../../lib/pem.ts';
 import { randomSerial } from '../../lib/x509/certificate.ts';
 import type { Issuer } from '../core/issuer.ts';
 import type { AuthorityStore } from '../core/ports.ts';
-import {
-  ocspResponderCertificate,
-  serverCertificate,
-  serviceClientCertificate,
-} from '../core/profiles.ts';
+import { ocspResponderCertificate, serverCertificate, serviceClientCertificate } from '../core/profiles.ts';
 
 export interface ServiceIdentity {
   readonly key: KeyObject;
@@ -68,7 +64,13 @@ export async function certifyService(
           validity,
         })
       : what.kind === 'service'
-        ? serviceClientCertificate(issuer, { serial, name: what.name, trustDomain: what.trustDomain, spki, validity })
+        ? serviceClientCertificate(issuer, {
+            serial,
+            name: what.name,
+            trustDomain: what.trustDomain,
+            spki,
+            validity,
+          })
         : ocspResponderCertificate(issuer, { serial, spki, validity });
   const serialHex = serial.toString('hex');
   const spkiSha256 = createHash('sha256').update(spki).digest('hex');

@@ -67,7 +67,11 @@ export function identify(peer: PeerFacts, trustDomain: string): IdentityResult {
   }
   if (!peer.authorized) {
     const code = peer.verifyError ?? 'UNKNOWN';
-    return { ok: false, reason: VERIFY_REASONS[code] ?? 'bad_certificate', detail: `certificate not accepted: ${code}` };
+    return {
+      ok: false,
+      reason: VERIFY_REASONS[code] ?? 'bad_certificate',
+      detail: `certificate not accepted: ${code}`,
+    };
   }
   // Node renders SANs as `URI:spiffe://…, DNS:…`; a comma inside a URI would be quoted.
   const uris = (peer.subjectAltName ?? '')
@@ -76,12 +80,21 @@ export function identify(peer: PeerFacts, trustDomain: string): IdentityResult {
     .map((s) => s.slice(4));
   const spiffe = uris.filter((u) => u.startsWith('spiffe://'));
   if (spiffe.length !== 1) {
-    return { ok: false, reason: 'no_identity', detail: `expected one SPIFFE URI SAN, found ${spiffe.length}` };
+    return {
+      ok: false,
+      reason: 'no_identity',
+      detail: `expected one SPIFFE URI SAN, found ${spiffe.length}`,
+    };
   }
   const m = /^spiffe:\/\/([^/]+)\/(device|service)\/([^/]+)$/.exec(spiffe[0]!);
-  if (!m) return { ok: false, reason: 'no_identity', detail: `not a device or service identity: ${spiffe[0]}` };
+  if (!m)
+    return { ok: false, reason: 'no_identity', detail: `not a device or service identity: ${spiffe[0]}` };
   if (m[1] !== trustDomain) {
-    return { ok: false, reason: 'foreign_trust_domain', detail: `trust domain ${m[1]} is not ${trustDomain}` };
+    return {
+      ok: false,
+      reason: 'foreign_trust_domain',
+      detail: `trust domain ${m[1]} is not ${trustDomain}`,
+    };
   }
   if (!ID.test(m[3]!)) return { ok: false, reason: 'no_identity', detail: `bad identifier in ${spiffe[0]}` };
   const serial = normalizeSerial(peer.serialNumber ?? '');

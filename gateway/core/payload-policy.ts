@@ -63,7 +63,11 @@ export function isJwe(payload: Buffer): boolean {
 
 export function checkPayload(p: Principal, topic: string, payload: Buffer, maxBytes: number): PayloadVerdict {
   if (payload.length > maxBytes) {
-    return { ok: false, reason: 'payload_too_large', detail: `payload of ${payload.length} bytes exceeds ${maxBytes}` };
+    return {
+      ok: false,
+      reason: 'payload_too_large',
+      detail: `payload of ${payload.length} bytes exceeds ${maxBytes}`,
+    };
   }
   if (p.kind === 'device' && topic.endsWith('/telemetry') && !isJwe(payload)) {
     return { ok: false, reason: 'payload_not_jwe', detail: 'telemetry must be a JWE (RFC 7516)' };

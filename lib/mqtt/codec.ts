@@ -114,7 +114,16 @@ function decodeConnect(r: Reader, flags: number): ConnectPacket {
   if (f & 0x40 && !(f & 0x80)) throw new MqttProtocolError('password without user name'); // [MQTT-3.1.2-22]
   const password = f & 0x40 ? r.bytes('password') : undefined;
   r.done('CONNECT');
-  return { type: 'connect', protocolLevel, cleanSession: !!(f & 2), keepAlive, clientId, will, username, password };
+  return {
+    type: 'connect',
+    protocolLevel,
+    cleanSession: !!(f & 2),
+    keepAlive,
+    clientId,
+    will,
+    username,
+    password,
+  };
 }
 
 /** Topic names (PUBLISH) carry no wildcards and are not empty [MQTT-3.3.2-2, 4.7.3-1]. */
@@ -233,7 +242,7 @@ export class MqttParser {
   constructor(private readonly maxPacketBytes: number) {}
 
   feed(chunk: Buffer, onPacket: (p: Packet) => void): void {
-    let buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     this.rest = undefined;
     let pos = 0;
     while (buf.length - pos >= 2) {

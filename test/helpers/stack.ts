@@ -136,6 +136,7 @@ export async function createToken(s: TestStack, role: string): Promise<string> {
 
 export interface EnrolledDevice {
   readonly path: string;
+  readonly keyPath: string;
   readonly der: Buffer;
   readonly serial: string;
 }
@@ -148,6 +149,7 @@ export async function enrollDevice(
 ): Promise<EnrolledDevice> {
   const b = batch ?? (await createBatch(s));
   const dir = tmp();
+  const key = makeKey('ec-p256', dir);
   const r = await curl(
     `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
     [
@@ -158,7 +160,7 @@ export async function enrollDevice(
       '-H',
       'Content-Type: application/pkcs10',
     ],
-    makeCsr(makeKey('ec-p256', dir), `/CN=${cn}`).toString('base64'),
+    makeCsr(key, `/CN=${cn}`).toString('base64'),
   );
   if (r.status !== 200) throw new Error(`enroll ${cn} failed: ${r.status} ${r.body}`);
   const p7 = writeTmp(dir, `${cn}.p7`, Buffer.from(r.body.toString(), 'base64'));
@@ -169,5 +171,5 @@ export async function enrollDevice(
     .trim()
     .replace('serial=', '')
     .toLowerCase();
-  return { path, der: readFileSync(derPath), serial };
+  return { path, keyPath: key.keyPath, der: readFileSync(derPath), serial };
 }

@@ -114,7 +114,9 @@ export const RevokeBody = z
 
 export const ServiceCertificateBody = z
   .object({
-    kind: z.enum(['server', 'service']).describe('server: a TLS server (a gateway); service: a backend MQTT client'),
+    kind: z
+      .enum(['server', 'service'])
+      .describe('server: a TLS server (a gateway); service: a backend MQTT client'),
     csr: z.string().min(1).describe('PKCS#10, PEM or base64 DER; its key is certified, its subject ignored'),
     hosts: z
       .array(z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/))

@@ -36,14 +36,16 @@ export function serviceRoutes(d: {
     const what =
       body.kind === 'server'
         ? (() => {
-            if (!body.hosts) throw new EdgesealError('ERR_INVALID_REQUEST', 'a server certificate needs hosts');
+            if (!body.hosts)
+              throw new EdgesealError('ERR_INVALID_REQUEST', 'a server certificate needs hosts');
             return {
               kind: 'server' as const,
               hosts: { dns: body.hosts.filter((h) => !isIP(h)), ips: body.hosts.filter((h) => isIP(h)) },
             };
           })()
         : (() => {
-            if (!body.name) throw new EdgesealError('ERR_INVALID_REQUEST', 'a service certificate needs a name');
+            if (!body.name)
+              throw new EdgesealError('ERR_INVALID_REQUEST', 'a service certificate needs a name');
             return { kind: 'service' as const, name: body.name, trustDomain: d.trustDomain };
           })();
     const cert = await certifyService(

@@ -1,0 +1,408 @@
+// The MQTT 3.1.1 server side: every decision about a client happens here, as hooks in the
+// aedes mould (authenticate at CONNECT, authorize publish, authorize subscribe), each
+// refusal mapped to its protocol answer (CONNACK code, SUBACK 0x80, or closing the
+// connection where 3.1.1 has no other way to say no [MQTT-3.3.5-2]), counted and logged.
+import type { Logger } from 'pino';
+import {
+  encodeConnack,
+  encodePubcomp,
+  encodePuback,
+  encodePubrec,
+  encodeSuback,
+  encodeUnsuback,
+  PINGRESP,
+} from '../../lib/mqtt/codec.ts';
+import {
+  CONNACK,
+  type ConnectPacket,
+  type Packet,
+  type PublishPacket,
+  SUBACK_FAILURE,
+} from '../../lib/mqtt/packets.ts';
+import type { QoS } from '../../lib/mqtt/packets.ts';
+import { canPublish, canSubscribe } from '../core/acl.ts';
+import { identify, type PeerFacts, type Principal, type RefusalReason } from '../core/identity.ts';
+import { checkPayload } from '../core/payload-policy.ts';
+import { TokenBucket } from '../core/token-bucket.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { RevocationView, RevokedSerial } from '../revocation/revocation-view.ts';
+import type { Connection } from './connection.ts';
+import type { Router } from './router.ts';
+
+export interface BrokerOptions {
+  readonly trustDomain: string;
+  readonly maxPayloadBytes: number;
+  readonly rate: number;
+  readonly burst: number;
+  readonly connectTimeoutMs: number;
+}
+
+const REFUSAL_CODE: Partial<Record<RefusalReason, number>> = {
+  client_id_mismatch: CONNACK.identifierRejected,
+  revocation_state_unknown: CONNACK.serverUnavailable,
+  upstream_unavailable: CONNACK.serverUnavailable,
+  server_shutting_down: CONNACK.serverUnavailable,
+  unsupported_protocol: CONNACK.unacceptableProtocolVersion,
+};
+
+export class Broker {
+  /** open connections by client id (one per id: [MQTT-3.1.4-2] takeover) */
+  private readonly byClientId = new Map<string, Connection>();
+  /** open connections by certificate serial, for revocation */
+  private readonly bySerial = new Map<string, Set<Connection>>();
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly all = new Set<Connection>();
+  private readonly timer: NodeJS.Timeout;
+  private stopping = false;
+
+  constructor(
+    private readonly opts: BrokerOptions,
+    private readonly router: Router,
+    private readonly revocation: RevocationView,
+    readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+    private readonly peer: (c: Connection) => PeerFacts,
+    private readonly now: () => number = Date.now,
+  ) {
+    revocation.onRevoked((entries) => this.cut(entries));
+    this.timer = setInterval(() => this.tick(), 500);
+    this.timer.unref();
+  }
+
+  get connectionCount(): number {
+    return this.all.size;
+  }
+
+  get openSessions(): number {
+    return this.byClientId.size;
+  }
+
+  accept(c: Connection): void {
+    this.all.add(c);
+    c.socket.on('close', () => this.closed(c));
+    c.socket.on('error', (err) => {
+      c.closeReason ??= `socket_error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
+    });
+  }
+
+  onPacket = (c: Connection, p: Packet): void => {
+    c.lastIn = this.now();
+    if (c.state === 'closed') return;
+    if (c.state === 'connecting') {
+      if (p.type !== 'connect') return this.protocolError(c, `${p.type} before CONNECT`); // [MQTT-3.1.0-1]
+      this.connect(c, p).catch((err) => {
+        this.log.error({ err, conn: c.id }, 'CONNECT handling failed');
+        this.refuse(c, 'upstream_unavailable', 'internal error');
+      });
+      c.state = 'open'; // further packets wait on the router; a second CONNECT is an error
+      return;
+    }
+    if (!c.ready) {
+      // CONNECT still being decided; a client may send before CONNACK arrives (§3.1.4)
+      if ((c.early ??= []).length >= 100) return this.protocolError(c, 'too many packets before CONNACK');
+      c.early.push(p.type === 'publish' ? { ...p, payload: Buffer.from(p.payload) } : p);
+      return;
+    }
+    this.handle(c, p);
+  };
+
+  private handle(c: Connection, p: Packet): void {
+    switch (p.type) {
+      case 'publish':
+        return this.publish(c, p);
+      case 'puback':
+        return this.router.acked(c, p.id);
+      case 'pubrel':
+        c.qos2.delete(p.id);
+        c.write(encodePubcomp(p.id));
+        return;
+      case 'subscribe':
+        return this.subscribe(c, p.id, p.subscriptions);
+      case 'unsubscribe':
+        Promise.resolve(this.router.unsubscribe(c, p.filters)).then(
+          () => c.write(encodeUnsuback(p.id)),
+          (err) => this.fail(c, err),
+        );
+        return;
+      case 'pingreq':
+        c.write(PINGRESP);
+        return;
+      case 'disconnect':
+        c.will = undefined; // [MQTT-3.14.4-3]
+        c.end('client_disconnect');
+        return;
+      case 'connect':
+        return this.protocolError(c, 'second CONNECT'); // [MQTT-3.1.0-2]
+      default:
+        return this.protocolError(c, `unexpected ${p.type}`);
+    }
+  }
+
+  onError = (c: Connection, e: Error): void => this.protocolError(c, e.message);
+
+  private async connect(c: Connection, p: ConnectPacket): Promise<void> {
+    if (this.stopping) return this.refuse(c, 'server_shutting_down', 'the gateway is stopping');
+    if (p.protocolLevel > 4) {
+      return this.refuse(
+        c,
+        'unsupported_protocol',
+        `protocol level ${p.protocolLevel}; this gateway speaks MQTT 3.1.1`,
+      );
+    }
+    const who = identify(this.peer(c), this.opts.trustDomain);
+    if (!who.ok) return this.refuse(c, who.reason, who.detail);
+    const principal = who.principal;
+    const admission = this.revocation.admit(principal.serial);
+    if (admission === 'revoked')
+      return this.refuse(c, 'revoked', `certificate ${principal.serial} is revoked`, principal);
+    if (admission === 'unknown') {
+      return this.refuse(c, 'revocation_state_unknown', 'revocation state unknown (fail-closed)', principal);
+    }
+    // The client id is the identity: empty means "set it for me" (§3.1.3.1); anything else
+    // must be the device's own id. A service may add a suffix for several workers.
+    const clientId = p.clientId === '' ? principal.id : p.clientId;
+    const ownId =
+      clientId === principal.id || (principal.kind === 'service' && clientId.startsWith(`${principal.id}-`));
+    if (!ownId) {
+      return this.refuse(
+        c,
+        'client_id_mismatch',
+        `client id ${JSON.stringify(clientId)} is not ${principal.id}`,
+        principal,
+      );
+    }
+    if (p.will) {
+      const verdict = checkPayload(principal, p.will.topic, p.will.payload, this.opts.maxPayloadBytes);
+      if (!canPublish(principal, p.will.topic) || !verdict.ok) {
+        return this.refuse(c, 'will_not_allowed', `will topic ${p.will.topic} not allowed`, principal);
+      }
+    }
+    c.principal = principal;
+    c.clientId = clientId;
+    c.will = p.will;
+    c.keepAliveMs = p.keepAlive * 1000;
+    const previous = this.byClientId.get(clientId);
+    if (previous) previous.end('session_taken_over'); // [MQTT-3.1.4-2]
+    this.byClientId.set(clientId, c);
+    let serials = this.bySerial.get(principal.serial);
+    if (!serials) this.bySerial.set(principal.serial, (serials = new Set()));
+    serials.add(c);
+    let present: boolean;
+    try {
+      present = await this.router.open(c, p.cleanSession);
+    } catch (err) {
+      this.forget(c);
+      c.principal = undefined;
+      return this.refuse(c, 'upstream_unavailable', (err as Error).message, principal);
+    }
+    if (c.socket.destroyed) return;
+    c.write(encodeConnack(present, CONNACK.accepted));
+    c.ready = true;
+    const early = c.early;
+    c.early = undefined;
+    if (early) for (const q of early) if (c.state !== 'closed') this.handle(c, q);
+    this.metrics.connects.inc();
+    this.log.debug(
+      { device_id: principal.id, cert_serial: principal.serial, client_id: clientId },
+      'session open',
+    );
+  }
+
+  private refuse(c: Connection, reason: RefusalReason, detail: string, who?: Principal): void {
+    this.metrics.refusals.inc(reason);
+    this.log.info(
+      {
+        event: 'refused',
+        reason,
+        detail,
+        device_id: who?.id,
+        cert_serial: who?.serial,
+        remote: c.socket.remoteAddress,
+      },
+      'connection refused',
+    );
+    c.write(encodeConnack(false, REFUSAL_CODE[reason] ?? CONNACK.notAuthorized));
+    c.end(`refused:${reason}`);
+  }
+
+  private protocolError(c: Connection, detail: string): void {
+    if (!c.principal) this.metrics.refusals.inc('protocol_error');
+    else this.metrics.denials.inc('protocol_error');
+    this.log.info({ event: 'protocol_error', detail, device_id: c.principal?.id }, 'closing: protocol error');
+    c.destroy('protocol_error');
+  }
+
+  private deny(c: Connection, reason: string, detail: string): void {
+    this.metrics.denials.inc(reason);
+    this.log.info(
+      { event: 'denied', reason, detail, device_id: c.principal?.id, cert_serial: c.principal?.serial },
+      'closing: request denied',
+    );
+    c.destroy(reason);
+  }
+
+  private fail(c: Connection, err: unknown): void {
+    this.log.warn({ err, device_id: c.principal?.id }, 'closing: routing failed');
+    this.metrics.dropped.inc('upstream');
+    c.destroy('upstream_error');
+  }
+
+  private publish(c: Connection, p: PublishPacket): void {
+    const who = c.principal!;
+    if (!canPublish(who, p.topic)) return this.deny(c, 'acl_publish', `may not publish to ${p.topic}`);
+    const verdict = checkPayload(who, p.topic, p.payload, this.opts.maxPayloadBytes);
+    if (!verdict.ok) return this.deny(c, verdict.reason, verdict.detail);
+    if (this.opts.rate > 0 && who.kind === 'device') {
+      let b = this.buckets.get(who.id);
+      if (!b) this.buckets.set(who.id, (b = new TokenBucket(this.opts.rate, this.opts.burst, this.now())));
+      // Over the limit the device is disconnected: in 3.1.1 closing is the only refusal a
+      // publisher notices, and a QoS 1 message it was not acknowledged is resent later.
+      if (!b.take(this.now())) return this.deny(c, 'rate_limited', `over ${this.opts.rate} messages/s`);
+    }
+    if (p.qos === 2) {
+      // Exactly-once in: route on first receipt only, until PUBREL (§4.3.3).
+      const seen = c.qos2.has(p.id!);
+      c.qos2.add(p.id!);
+      if (seen) return c.write(encodePubrec(p.id!));
+    }
+    c.messagesIn++;
+    this.metrics.messagesIn.inc();
+    const r = this.router.publish(c, { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain });
+    if (p.qos === 0) {
+      if (r) r.catch((err) => this.fail(c, err));
+      return;
+    }
+    const ack = p.qos === 1 ? encodePuback(p.id!) : encodePubrec(p.id!);
+    if (!r) return c.write(ack);
+    r.then(
+      () => c.write(ack),
+      (err) => this.fail(c, err),
+    );
+  }
+
+  private subscribe(c: Connection, id: number, subs: readonly { filter: string; qos: QoS }[]): void {
+    const who = c.principal!;
+    const codes: number[] = [];
+    const granted: { filter: string; qos: QoS }[] = [];
+    for (const s of subs) {
+      if (canSubscribe(who, s.filter)) {
+        const qos = Math.min(s.qos, 1) as QoS; // at most QoS 1 is delivered
+        granted.push({ filter: s.filter, qos });
+        codes.push(qos);
+      } else {
+        codes.push(SUBACK_FAILURE); // [MQTT-3.9.3] 0x80: failure
+        this.metrics.denials.inc('acl_subscribe');
+        this.log.info(
+          { event: 'denied', reason: 'acl_subscribe', filter: s.filter, device_id: who.id },
+          'subscription refused',
+        );
+      }
+    }
+    const done = () => {
+      c.write(encodeSuback(id, codes));
+      if (granted.length)
+        this.router.afterSubscribe(
+          c,
+          granted.map((g) => g.filter),
+        );
+    };
+    const r = granted.length ? this.router.subscribe(c, granted) : undefined;
+    if (!r) return done();
+    r.then(done, (err) => this.fail(c, err));
+  }
+
+  /** Revoked certificates: close their sessions now ([MQTT] no will is owed to a revoked device). */
+  private cut(entries: readonly RevokedSerial[]): void {
+    for (const e of entries) {
+      const conns = this.bySerial.get(e.serial);
+      if (!conns) continue;
+      for (const c of conns) {
+        this.metrics.revocationDisconnects.inc();
+        this.log.info(
+          {
+            event: 'revoked_disconnect',
+            device_id: c.principal?.id,
+            cert_serial: e.serial,
+            reason: e.reason,
+          },
+          'session closed: certificate revoked',
+        );
+        c.will = undefined;
+        c.destroy('revoked');
+      }
+    }
+  }
+
+  private forget(c: Connection): void {
+    if (this.byClientId.get(c.clientId) === c) this.byClientId.delete(c.clientId);
+    const serial = c.principal?.serial;
+    if (serial) {
+      const s = this.bySerial.get(serial);
+      s?.delete(c);
+      if (s && !s.size) this.bySerial.delete(serial);
+    }
+  }
+
+  private closed(c: Connection): void {
+    const wasOpen = !!c.principal;
+    const graceful = c.closeReason === 'client_disconnect';
+    c.state = 'closed';
+    this.all.delete(c);
+    if (!wasOpen) {
+      if (!c.closeReason) {
+        this.metrics.refusals.inc('tls_or_connect_aborted');
+      }
+      return;
+    }
+    this.forget(c);
+    const reason = c.closeReason ?? 'connection_lost';
+    this.metrics.disconnects.inc(reason.split(':')[0]);
+    // [MQTT-3.1.2-8] the will is published when the connection ends without DISCONNECT
+    if (c.will && !graceful && !this.router.carriesWill) {
+      const w = c.will;
+      c.will = undefined;
+      this.metrics.messagesIn.inc();
+      Promise.resolve(
+        this.router.publish(c, { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain }),
+      ).catch(() => this.metrics.dropped.inc('upstream'));
+    }
+    this.router.close(c, graceful || !c.will);
+    // One JSON line per session (STYLE.md).
+    this.log.info(
+      {
+        event: 'session',
+        device_id: c.principal!.id,
+        cert_serial: c.principal!.serial,
+        client_id: c.clientId,
+        kind: c.principal!.kind,
+        duration_ms: this.now() - c.openedAt,
+        messages_in: c.messagesIn,
+        messages_out: c.messagesOut,
+        close_reason: reason,
+      },
+      'session ended',
+    );
+  }
+
+  private tick(): void {
+    const now = this.now();
+    for (const c of this.all) {
+      if (c.state === 'connecting' && now - c.openedAt > this.opts.connectTimeoutMs) {
+        this.metrics.refusals.inc('connect_timeout');
+        c.destroy('connect_timeout');
+      } else if (c.keepAliveMs && now - c.lastIn > c.keepAliveMs * 1.5) {
+        c.destroy('keepalive_timeout'); // [MQTT-3.1.2-24]
+      }
+    }
+    if (this.buckets.size > 10_000) {
+      for (const [k, b] of this.buckets) if (b.idle(now)) this.buckets.delete(k);
+    }
+  }
+
+  /** Stop accepting sessions and close every connection. */
+  stop(): void {
+    this.stopping = true;
+    clearInterval(this.timer);
+    for (const c of this.all) c.destroy('server_shutdown');
+  }
+}

@@ -1,0 +1,122 @@
+// One client's TLS connection: framing (the codec's streaming parser), batched writes, and
+// the facts the broker keeps about it. Protocol decisions live in broker.ts.
+import type { TLSSocket } from 'node:tls';
+import { encodePublish, MqttParser, MqttProtocolError } from '../../lib/mqtt/codec.ts';
+import type { Packet, QoS, Will } from '../../lib/mqtt/packets.ts';
+import type { Principal } from '../core/identity.ts';
+
+// Writes are gathered per event-loop turn and flushed together, so many small MQTT packets
+// to one client become one TLS record instead of one each.
+const dirty: Connection[] = [];
+let scheduled = false;
+function flushAll(): void {
+  scheduled = false;
+  const list = dirty.splice(0);
+  for (const c of list) c.flush();
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+export class Connection {
+  state: ConnectionState = 'connecting';
+  principal: Principal | undefined;
+  clientId = '';
+  will: Will | undefined;
+  keepAliveMs = 0;
+  lastIn: number;
+  readonly openedAt: number;
+  /** QoS 2 packet ids received and not yet released (PUBREL) */
+  readonly qos2 = new Set<number>();
+  /** CONNACK sent: packets may be routed (before that they wait in `early`) */
+  ready = false;
+  early: Packet[] | undefined;
+  /** state the router keeps for this connection */
+  routerState: unknown;
+  closeReason: string | undefined;
+  messagesIn = 0;
+  messagesOut = 0;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private queued = false;
+  private readonly parser: MqttParser;
+
+  constructor(
+    readonly socket: TLSSocket,
+    readonly id: number,
+    maxPacketBytes: number,
+    now: number,
+    onPacket: (c: Connection, p: Packet) => void,
+    onError: (c: Connection, e: Error) => void,
+  ) {
+    this.lastIn = now;
+    this.openedAt = now;
+    this.parser = new MqttParser(maxPacketBytes);
+    const handle = (p: Packet) => onPacket(this, p);
+    socket.on('data', (chunk: Buffer) => {
+      if (this.state === 'closed') return;
+      try {
+        this.parser.feed(chunk, handle);
+      } catch (e) {
+        onError(this, e instanceof MqttProtocolError ? e : (e as Error));
+      }
+    });
+  }
+
+  write(buf: Buffer): void {
+    if (this.state === 'closed') return;
+    this.out.push(buf);
+    this.outBytes += buf.length;
+    if (!this.queued) {
+      this.queued = true;
+      dirty.push(this);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+  }
+
+  sendPublish(
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    id: number | undefined,
+    dup = false,
+  ) {
+    this.messagesOut++;
+    this.write(encodePublish(topic, payload, qos, retain, id, dup));
+  }
+
+  flush(): void {
+    this.queued = false;
+    if (!this.out.length || this.socket.destroyed) return;
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    this.out = [];
+    this.outBytes = 0;
+    this.socket.write(data);
+  }
+
+  /** bytes written but not yet on the wire */
+  backlog(): number {
+    return this.outBytes + this.socket.writableLength;
+  }
+
+  /** Send what is pending (a CONNACK, say), then close. */
+  end(reason: string): void {
+    if (this.state === 'closed') return;
+    this.closeReason ??= reason;
+    this.flush();
+    this.state = 'closed';
+    this.socket.end();
+    // a peer that never reads must not keep the socket
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  /** Close at once. */
+  destroy(reason: string): void {
+    this.closeReason ??= reason;
+    this.state = 'closed';
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,33 @@
+// Where accepted messages go. The local router is an in-process broker; the upstream router
+// bridges each session to an MQTT broker (MQTT_UPSTREAM_URL). The broker (broker.ts) has
+// already applied identity, ACL and payload policy before calling either.
+import type { QoS } from '../../lib/mqtt/packets.ts';
+import type { Connection } from './connection.ts';
+
+export interface Message {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+}
+
+export type DropCounter = (reason: 'queue_full' | 'slow_consumer' | 'acl_receive' | 'upstream') => void;
+
+export interface Router {
+  /** the upstream broker publishes wills itself (the bridge passes them on at CONNECT) */
+  readonly carriesWill: boolean;
+  /** attach a session; resolves to "session present" (MQTT 3.1.1 §3.2.2.2) */
+  open(conn: Connection, cleanSession: boolean): Promise<boolean>;
+  /** resolves when the message is accepted (then QoS 1 is acknowledged to the sender) */
+  publish(from: Connection, msg: Message): void | Promise<void>;
+  subscribe(conn: Connection, subs: readonly { filter: string; qos: QoS }[]): void | Promise<void>;
+  /** after SUBACK: retained messages for the new subscriptions */
+  afterSubscribe(conn: Connection, filters: readonly string[]): void;
+  unsubscribe(conn: Connection, filters: readonly string[]): void | Promise<void>;
+  /** the client acknowledged a QoS 1 message we sent */
+  acked(conn: Connection, id: number): void;
+  /** the connection ended; graceful = no will is to be published */
+  close(conn: Connection, graceful: boolean): void;
+  stop(): Promise<void>;
+  gauges(): Record<string, number>;
+}

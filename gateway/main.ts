@@ -1,0 +1,235 @@
+// Composition root of the gateway: config, control link, revocation view, router, broker,
+// the MQTTS listener and the metrics/health listener. Nothing below opens sockets but here
+// (and the upstream router, which is an adapter by nature).
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import pino, { type Logger } from 'pino';
+import { EdgesealError } from '../lib/errors.ts';
+import { Broker } from './broker/broker.ts';
+import { Connection } from './broker/connection.ts';
+import { LocalRouter } from './broker/local-router.ts';
+import type { Router } from './broker/router.ts';
+import type { GatewayConfig } from './config.ts';
+import type { ControlLink } from './control-link.ts';
+import type { PeerFacts } from './core/identity.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { RevocationView } from './revocation/revocation-view.ts';
+import { UpstreamRouter } from './upstream/upstream-router.ts';
+
+export interface Gateway {
+  readonly mqttsUrl: string;
+  readonly metricsUrl: string;
+  readonly port: number;
+  readonly broker: Broker;
+  readonly metrics: GatewayMetrics;
+  readonly revocation: RevocationView;
+  close(): Promise<void>;
+}
+
+const listen = (server: Server | NetServer, port: number, host: string, setting: string) =>
+  new Promise<number>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new EdgesealError(
+          'ERR_CONFIG',
+          e.code === 'EADDRINUSE'
+            ? `cannot listen on ${host}:${port}: the port is in use (another gateway?); set ${setting}`
+            : `cannot listen on ${host}:${port}: ${e.code ?? e.message}; check ${setting}`,
+        ),
+      ),
+    );
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+
+function peerFacts(c: Connection): PeerFacts {
+  const s = c.socket;
+  const cert = s.getPeerCertificate();
+  const has = !!cert && Object.keys(cert).length > 0;
+  return {
+    authorized: s.authorized,
+    verifyError: s.authorizationError
+      ? String((s.authorizationError as Error & { code?: string }).code ?? s.authorizationError)
+      : undefined,
+    subjectAltName: has ? (cert.subjectaltname ?? '') : undefined,
+    serialNumber: has ? cert.serialNumber : undefined,
+  };
+}
+
+export async function startGateway(
+  config: GatewayConfig,
+  link: ControlLink,
+  opts: { log?: Logger } = {},
+): Promise<Gateway> {
+  const log = opts.log ?? pino({ level: config.logLevel, base: { service: 'gateway' } });
+  const revocation = new RevocationView(config.revocationPolicy, config.revocationGraceMs, log);
+  let broker: Broker | undefined;
+  let routerRef: Router | undefined;
+  const metrics = new GatewayMetrics(() => ({
+    edgeseal_gateway_connections: broker?.connectionCount ?? 0,
+    edgeseal_gateway_open_sessions: broker?.openSessions ?? 0,
+    edgeseal_gateway_revoked_serials: revocation.size,
+    edgeseal_gateway_revocation_feed_up: revocation.connected ? 1 : 0,
+    ...(routerRef?.gauges() ?? {}),
+  }));
+  const drop = (reason: string) => metrics.dropped.inc(reason);
+  const router: Router = config.upstreamUrl
+    ? new UpstreamRouter(config.upstreamUrl, log, drop)
+    : new LocalRouter(
+        { maxQueued: config.maxQueued, sessionExpiryMs: config.sessionExpiryMs, now: Date.now },
+        drop,
+      );
+  routerRef = router;
+  broker = new Broker(
+    {
+      trustDomain: config.trustDomain,
+      maxPayloadBytes: config.maxPayloadBytes,
+      rate: config.rate,
+      burst: config.burst,
+      connectTimeoutMs: config.connectTimeoutMs,
+    },
+    router,
+    revocation,
+    metrics,
+    log,
+    peerFacts,
+  );
+  const b = broker;
+
+  // Revocation first: with fail-closed nobody is admitted before the list is loaded.
+  const stopFeed = await link.followRevocations(revocation);
+  const identity = await link.serverIdentity(config.hosts);
+  const trust = await link.trustPem();
+  const tlsOptions = (i: typeof identity) => ({ key: i.keyPem, cert: i.certChainPem, ca: trust });
+  let nextId = 0;
+  const server = createTlsServer(
+    {
+      ...tlsOptions(identity),
+      // Ask for and verify a client certificate; the verdict (`authorized`, and why not) is
+      // turned into a CONNACK with its reason code, so a refused client is told, and counted.
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: config.connectTimeoutMs,
+    },
+    (socket: TLSSocket) => {
+      socket.setNoDelay(true);
+      const c = new Connection(
+        socket,
+        ++nextId,
+        config.maxPayloadBytes + 65_536,
+        Date.now(),
+        b.onPacket,
+        b.onError,
+      );
+      b.accept(c);
+    },
+  );
+  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+    metrics.refusals.inc('tls_handshake');
+    log.debug(
+      { event: 'refused', reason: 'tls_handshake', detail: err.code ?? err.message },
+      'TLS handshake failed',
+    );
+  });
+  // Renew the server certificate at two thirds of its life without a restart.
+  const renew = setInterval(
+    () => {
+      link
+        .serverIdentity(config.hosts)
+        .then((next) => server.setSecureContext(tlsOptions(next)))
+        .catch((err) => log.error({ err }, 'gateway server certificate renewal failed; will retry'));
+    },
+    Math.max(60_000, ((identity.notAfter.getTime() - Date.now()) * 2) / 3),
+  );
+  renew.unref();
+
+  const http = createHttpServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(metrics.render());
+      return;
+    }
+    if (req.method === 'GET' && (path === '/health' || path === '/healthz')) {
+      const ok = revocation.fresh || config.revocationPolicy === 'fail-open';
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          status: ok ? 'ok' : 'degraded',
+          revocation_feed: revocation.connected ? 'connected' : revocation.fresh ? 'reconnecting' : 'stale',
+          revocation_policy: config.revocationPolicy,
+          connections: b.connectionCount,
+          routing: config.upstreamUrl ? 'upstream' : 'in-process',
+        }),
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/problem+json' });
+    res.end(
+      JSON.stringify({
+        type: 'about:blank',
+        title: 'Not Found',
+        status: 404,
+        detail: `no ${path} here; try /metrics or /health`,
+      }),
+    );
+  });
+
+  let port: number;
+  let metricsPort: number;
+  try {
+    port = await listen(server, config.port, config.listenHost, 'EDGESEAL_GATEWAY_PORT');
+    metricsPort = await listen(http, config.metricsPort, config.listenHost, 'EDGESEAL_GATEWAY_METRICS_PORT');
+  } catch (e) {
+    clearInterval(renew);
+    stopFeed();
+    server.close();
+    b.stop();
+    await router.stop();
+    throw e;
+  }
+  const host =
+    config.listenHost === '0.0.0.0'
+      ? '127.0.0.1'
+      : config.listenHost.includes(':')
+        ? `[${config.listenHost}]`
+        : config.listenHost;
+  const mqttsUrl = `mqtts://${config.listenHost === '127.0.0.1' ? (config.hosts.dns[0] ?? host) : host}:${port}`;
+  const metricsUrl = `http://${host}:${metricsPort}`;
+  log.info(
+    {
+      mqtts_url: mqttsUrl,
+      metrics_url: metricsUrl,
+      control_plane: link.describe,
+      routing: config.upstreamUrl ? `upstream ${new URL(config.upstreamUrl).host}` : 'in-process broker',
+      revocation_policy: config.revocationPolicy,
+      server_cert_serial: identity.serial,
+    },
+    'gateway listening',
+  );
+  let closed = false;
+  return {
+    mqttsUrl,
+    metricsUrl,
+    port,
+    broker: b,
+    metrics,
+    revocation,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(renew);
+      stopFeed();
+      b.stop();
+      await Promise.all([
+        new Promise((r) => server.close(r)),
+        new Promise((r) => {
+          http.closeAllConnections();
+          http.close(r);
+        }),
+      ]);
+      await router.stop();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// Bridge to an upstream broker (MQTT_UPSTREAM_URL): each device session is mirrored by one
+// upstream session with the same client id and clean-session flag, so the upstream broker
+// (Mosquitto, EMQX, VerneMQ…) keeps persistent sessions and queues QoS 1 messages for
+// offline devices, and any gateway on that broker can serve any device. The gateway stays
+// the policy point: only ACL-checked messages go up, and every message coming down is
+// checked against the device's read ACL again. QoS 1 is acknowledged end to end: upward
+// after the upstream PUBACK, downward after the device's PUBACK.
+import type { Logger } from 'pino';
+import { MqttClient } from '../../lib/mqtt/client.ts';
+import type { QoS } from '../../lib/mqtt/packets.ts';
+import { canReceive } from '../core/acl.ts';
+import type { Connection } from '../broker/connection.ts';
+import type { DropCounter, Message, Router } from '../broker/router.ts';
+
+interface Bridge {
+  client: MqttClient;
+  /** device-side packet id → upstream acknowledgement */
+  readonly pending: Map<number, () => void>;
+  nextId: number;
+}
+
+export class UpstreamRouter implements Router {
+  readonly carriesWill = true;
+  private readonly bridges = new Set<Bridge>();
+
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+    private readonly drop: DropCounter,
+  ) {}
+
+  async open(conn: Connection, cleanSession: boolean): Promise<boolean> {
+    let client: MqttClient;
+    try {
+      client = await MqttClient.connect({
+        url: this.url,
+        clientId: conn.clientId,
+        clean: cleanSession,
+        keepAlive: 60,
+        will: conn.will,
+        connectTimeoutMs: 5000,
+      });
+    } catch (e) {
+      throw new Error(`upstream broker unavailable: ${(e as Error).message}`);
+    }
+    const bridge: Bridge = { client, pending: new Map(), nextId: 1 };
+    conn.routerState = bridge;
+    this.bridges.add(bridge);
+    client.onMessage = (m, ack) => {
+      if (!canReceive(conn.principal!, m.topic)) {
+        this.drop('acl_receive');
+        ack();
+        return;
+      }
+      if (m.qos === 0) {
+        conn.sendPublish(m.topic, m.payload, 0, m.retain, undefined);
+        return;
+      }
+      let id = bridge.nextId;
+      while (bridge.pending.has(id)) id = id === 65_535 ? 1 : id + 1;
+      bridge.nextId = id === 65_535 ? 1 : id + 1;
+      bridge.pending.set(id, ack);
+      conn.sendPublish(m.topic, m.payload, 1, m.retain, id, m.dup);
+    };
+    client.onClose = () => {
+      this.bridges.delete(bridge);
+      // Upstream gone (or the session taken over by another gateway): the device reconnects.
+      if (conn.state !== 'closed') {
+        this.log.info(
+          { device_id: conn.principal?.id },
+          'upstream session ended; closing the device connection',
+        );
+        conn.destroy('upstream_lost');
+      }
+    };
+    return client.sessionPresent;
+  }
+
+  private bridge(conn: Connection): Bridge {
+    const b = conn.routerState as Bridge | undefined;
+    if (!b || b.client.isClosed) throw new Error('no upstream session');
+    return b;
+  }
+
+  publish(from: Connection, msg: Message): Promise<void> {
+    const b = from.routerState as Bridge | undefined;
+    if (!b || b.client.isClosed) {
+      this.drop('upstream');
+      return Promise.reject(new Error('no upstream session'));
+    }
+    return b.client.publish(msg.topic, msg.payload, Math.min(msg.qos, 1) as 0 | 1, msg.retain);
+  }
+
+  async subscribe(conn: Connection, subs: readonly { filter: string; qos: QoS }[]): Promise<void> {
+    await this.bridge(conn).client.subscribe(subs);
+  }
+
+  afterSubscribe(): void {
+    // the upstream broker sends retained messages itself
+  }
+
+  async unsubscribe(conn: Connection, filters: readonly string[]): Promise<void> {
+    await this.bridge(conn).client.unsubscribe(filters);
+  }
+
+  acked(conn: Connection, id: number): void {
+    const b = conn.routerState as Bridge | undefined;
+    const ack = b?.pending.get(id);
+    if (!ack) return;
+    b!.pending.delete(id);
+    ack();
+  }
+
+  close(conn: Connection, graceful: boolean): void {
+    const b = conn.routerState as Bridge | undefined;
+    if (!b) return;
+    b.client.onClose = undefined;
+    this.bridges.delete(b);
+    // Unacknowledged downward messages stay unacknowledged upstream: a persistent upstream
+    // session redelivers them when the device returns. Without DISCONNECT the upstream
+    // broker publishes the device's will, as the device would have caused.
+    if (graceful) void b.client.end();
+    else b.client.destroy();
+  }
+
+  async stop(): Promise<void> {
+    for (const b of this.bridges) b.client.destroy();
+    this.bridges.clear();
+  }
+
+  gauges(): Record<string, number> {
+    return { edgeseal_gateway_upstream_sessions: this.bridges.size };
+  }
+}
