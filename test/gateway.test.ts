@@ -136,7 +136,10 @@ describe('gateway: identity and topics', () => {
       'devices/cam-a1/telemetry',
     ]) {
       const sub = mosquittoSub(gw, root, deviceIdentity(devA), 'cam-a1', ['-t', filter, '-q', '1']);
-      const r = await Promise.race([sub.exited, new Promise<undefined>((res) => setTimeout(res, 4000))]);
+      const r = await Promise.race([
+        sub.exited,
+        new Promise<undefined>((res) => setTimeout(() => res(undefined), 4000)),
+      ]);
       await sub.stop();
       expect(r, filter).toBeDefined();
       expect(r!.out, filter).toMatch(/denied/i);

@@ -89,7 +89,10 @@ export class Broker {
     c.lastIn = this.now();
     if (c.state === 'closed') return;
     if (c.state === 'connecting') {
-      if (p.type !== 'connect') return this.protocolError(c, `${p.type} before CONNECT`); // [MQTT-3.1.0-1]
+      if (p.type !== 'connect') {
+        this.protocolError(c, `${p.type} before CONNECT`); // [MQTT-3.1.0-1]
+        return;
+      }
       this.connect(c, p).catch((err) => {
         this.log.error({ err, conn: c.id }, 'CONNECT handling failed');
         this.refuse(c, 'upstream_unavailable', 'internal error');
@@ -99,7 +102,11 @@ export class Broker {
     }
     if (!c.ready) {
       // CONNECT still being decided; a client may send before CONNACK arrives (§3.1.4)
-      if ((c.early ??= []).length >= 100) return this.protocolError(c, 'too many packets before CONNACK');
+      c.early ??= [];
+      if (c.early.length >= 100) {
+        this.protocolError(c, 'too many packets before CONNACK');
+        return;
+      }
       c.early.push(p.type === 'publish' ? { ...p, payload: Buffer.from(p.payload) } : p);
       return;
     }
@@ -109,15 +116,18 @@ export class Broker {
   private handle(c: Connection, p: Packet): void {
     switch (p.type) {
       case 'publish':
-        return this.publish(c, p);
+        this.publish(c, p);
+        return;
       case 'puback':
-        return this.router.acked(c, p.id);
+        this.router.acked(c, p.id);
+        return;
       case 'pubrel':
         c.qos2.delete(p.id);
         c.write(encodePubcomp(p.id));
         return;
       case 'subscribe':
-        return this.subscribe(c, p.id, p.subscriptions);
+        this.subscribe(c, p.id, p.subscriptions);
+        return;
       case 'unsubscribe':
         Promise.resolve(this.router.unsubscribe(c, p.filters)).then(
           () => c.write(encodeUnsuback(p.id)),
@@ -132,16 +142,21 @@ export class Broker {
         c.end('client_disconnect');
         return;
       case 'connect':
-        return this.protocolError(c, 'second CONNECT'); // [MQTT-3.1.0-2]
+        this.protocolError(c, 'second CONNECT'); // [MQTT-3.1.0-2]
+        return;
       default:
-        return this.protocolError(c, `unexpected ${p.type}`);
+        this.protocolError(c, `unexpected ${p.type}`);
+        return;
     }
   }
 
   onError = (c: Connection, e: Error): void => this.protocolError(c, e.message);
 
   private async connect(c: Connection, p: ConnectPacket): Promise<void> {
-    if (this.stopping) return this.refuse(c, 'server_shutting_down', 'the gateway is stopping');
+    if (this.stopping) {
+      this.refuse(c, 'server_shutting_down', 'the gateway is stopping');
+      return;
+    }
     if (p.protocolLevel > 4) {
       return this.refuse(
         c,
@@ -150,7 +165,10 @@ export class Broker {
       );
     }
     const who = identify(this.peer(c), this.opts.trustDomain);
-    if (!who.ok) return this.refuse(c, who.reason, who.detail);
+    if (!who.ok) {
+      this.refuse(c, who.reason, who.detail);
+      return;
+    }
     const principal = who.principal;
     const admission = this.revocation.admit(principal.serial);
     if (admission === 'revoked')
@@ -185,7 +203,10 @@ export class Broker {
     if (previous) previous.end('session_taken_over'); // [MQTT-3.1.4-2]
     this.byClientId.set(clientId, c);
     let serials = this.bySerial.get(principal.serial);
-    if (!serials) this.bySerial.set(principal.serial, (serials = new Set()));
+    if (!serials) {
+      serials = new Set();
+      this.bySerial.set(principal.serial, serials);
+    }
     serials.add(c);
     let present: boolean;
     try {
@@ -249,21 +270,36 @@ export class Broker {
 
   private publish(c: Connection, p: PublishPacket): void {
     const who = c.principal!;
-    if (!canPublish(who, p.topic)) return this.deny(c, 'acl_publish', `may not publish to ${p.topic}`);
+    if (!canPublish(who, p.topic)) {
+      this.deny(c, 'acl_publish', `may not publish to ${p.topic}`);
+      return;
+    }
     const verdict = checkPayload(who, p.topic, p.payload, this.opts.maxPayloadBytes);
-    if (!verdict.ok) return this.deny(c, verdict.reason, verdict.detail);
+    if (!verdict.ok) {
+      this.deny(c, verdict.reason, verdict.detail);
+      return;
+    }
     if (this.opts.rate > 0 && who.kind === 'device') {
       let b = this.buckets.get(who.id);
-      if (!b) this.buckets.set(who.id, (b = new TokenBucket(this.opts.rate, this.opts.burst, this.now())));
+      if (!b) {
+        b = new TokenBucket(this.opts.rate, this.opts.burst, this.now());
+        this.buckets.set(who.id, b);
+      }
       // Over the limit the device is disconnected: in 3.1.1 closing is the only refusal a
       // publisher notices, and a QoS 1 message it was not acknowledged is resent later.
-      if (!b.take(this.now())) return this.deny(c, 'rate_limited', `over ${this.opts.rate} messages/s`);
+      if (!b.take(this.now())) {
+        this.deny(c, 'rate_limited', `over ${this.opts.rate} messages/s`);
+        return;
+      }
     }
     if (p.qos === 2) {
       // Exactly-once in: route on first receipt only, until PUBREL (§4.3.3).
       const seen = c.qos2.has(p.id!);
       c.qos2.add(p.id!);
-      if (seen) return c.write(encodePubrec(p.id!));
+      if (seen) {
+        c.write(encodePubrec(p.id!));
+        return;
+      }
     }
     c.messagesIn++;
     this.metrics.messagesIn.inc();
@@ -273,7 +309,10 @@ export class Broker {
       return;
     }
     const ack = p.qos === 1 ? encodePuback(p.id!) : encodePubrec(p.id!);
-    if (!r) return c.write(ack);
+    if (!r) {
+      c.write(ack);
+      return;
+    }
     r.then(
       () => c.write(ack),
       (err) => this.fail(c, err),
@@ -307,7 +346,10 @@ export class Broker {
         );
     };
     const r = granted.length ? this.router.subscribe(c, granted) : undefined;
-    if (!r) return done();
+    if (!r) {
+      done();
+      return;
+    }
     r.then(done, (err) => this.fail(c, err));
   }
 

@@ -143,7 +143,10 @@ export class LocalRouter implements Router {
       s.subs.set(filter, qos); // [MQTT-3.8.4-3] a repeated filter replaces the old subscription
       const index = hasWildcard(filter) ? this.wild : this.exact;
       let m = index.get(filter);
-      if (!m) index.set(filter, (m = new Map()));
+      if (!m) {
+        m = new Map();
+        index.set(filter, m);
+      }
       m.set(s, qos);
     }
   }
@@ -170,7 +173,7 @@ export class LocalRouter implements Router {
 
   acked(conn: Connection, id: number): void {
     const s = conn.routerState as Session | undefined;
-    if (!s || !s.inflight.delete(id)) return;
+    if (!s?.inflight.delete(id)) return;
     if (s.queue.length) this.pump(s);
   }
 
