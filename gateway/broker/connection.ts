@@ -38,6 +38,7 @@ export class Connection {
   private out: Buffer[] = [];
   private outBytes = 0;
   private queued = false;
+  private firstChunk = true;
   private readonly parser: MqttParser;
 
   constructor(
@@ -54,6 +55,14 @@ export class Connection {
     const handle = (p: Packet) => onPacket(this, p);
     socket.on('data', (chunk: Buffer) => {
       if (this.state === 'closed') return;
+      if (this.firstChunk && chunk.length) {
+        this.firstChunk = false;
+        // The first packet must be CONNECT [MQTT-3.1.0-1]: say so now, not after a timeout.
+        if (chunk[0]! >> 4 !== 1) {
+          onError(this, new MqttProtocolError(`first packet is type ${chunk[0]! >> 4}, not CONNECT`));
+          return;
+        }
+      }
       try {
         this.parser.feed(chunk, handle);
       } catch (e) {

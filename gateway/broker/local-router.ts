@@ -66,12 +66,14 @@ export class LocalRouter implements Router {
     }
     s.link = conn;
     conn.routerState = s;
-    if (present) {
-      // [MQTT-4.4.0-1] resend unacknowledged QoS 1 messages with DUP, then the queue
-      for (const [id, m] of s.inflight) conn.sendPublish(m.topic, m.payload, 1, m.retain, id, true);
-      this.pump(s);
-    }
     return present;
+  }
+
+  resume(conn: Connection): void {
+    const s = conn.routerState as Session;
+    // [MQTT-4.4.0-1] resend unacknowledged QoS 1 messages with DUP, then the queue
+    for (const [id, m] of s.inflight) conn.sendPublish(m.topic, m.payload, 1, m.retain, id, true);
+    this.pump(s);
   }
 
   publish(_from: Connection, msg: Message): void {

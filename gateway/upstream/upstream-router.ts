@@ -76,6 +76,10 @@ export class UpstreamRouter implements Router {
     return client.sessionPresent;
   }
 
+  resume(): void {
+    // the upstream broker resends a persistent session's messages itself
+  }
+
   private bridge(conn: Connection): Bridge {
     const b = conn.routerState as Bridge | undefined;
     if (!b || b.client.isClosed) throw new Error('no upstream session');
