@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     poolOptions: { forks: { singleFork: true } },
+    // the gateway's upstream bridge against the machine's Mosquitto
+    env: { MQTT_UPSTREAM_TEST_URL: process.env.MQTT_UPSTREAM_TEST_URL ?? 'mqtt://127.0.0.1:1883' },
   },
 });

@@ -219,7 +219,7 @@ export class Broker {
     if (c.socket.destroyed) return;
     c.write(encodeConnack(present, CONNACK.accepted));
     c.ready = true;
-    if (present) this.router.resume(c);
+    this.router.resume(c);
     const early = c.early;
     c.early = undefined;
     if (early) for (const q of early) if (c.state !== 'closed') this.handle(c, q);

@@ -18,7 +18,7 @@ export interface Router {
   readonly carriesWill: boolean;
   /** attach a session; resolves to "session present" (MQTT 3.1.1 §3.2.2.2) */
   open(conn: Connection, cleanSession: boolean): Promise<boolean>;
-  /** after CONNACK: messages the session holds (a persistent session's queue) */
+  /** after CONNACK: deliver what the session holds (a persistent session's queue) */
   resume(conn: Connection): void;
   /** resolves when the message is accepted (then QoS 1 is acknowledged to the sender) */
   publish(from: Connection, msg: Message): void | Promise<void>;

@@ -6,17 +6,18 @@
 // checked against the device's read ACL again. QoS 1 is acknowledged end to end: upward
 // after the upstream PUBACK, downward after the device's PUBACK.
 import type { Logger } from 'pino';
-import { MqttClient } from '../../lib/mqtt/client.ts';
+import { type IncomingMessage, MqttClient } from '../../lib/mqtt/client.ts';
 import type { QoS } from '../../lib/mqtt/packets.ts';
 import { canReceive } from '../core/acl.ts';
 import type { Connection } from '../broker/connection.ts';
 import type { DropCounter, Message, Router } from '../broker/router.ts';
 
 interface Bridge {
-  client: MqttClient;
+  readonly client: MqttClient;
   /** device-side packet id → upstream acknowledgement */
   readonly pending: Map<number, () => void>;
-  nextId: number;
+  /** deliver what came down before the device had its CONNACK, and from now on directly */
+  readonly release: () => void;
 }
 
 export class UpstreamRouter implements Router {
@@ -30,23 +31,15 @@ export class UpstreamRouter implements Router {
   ) {}
 
   async open(conn: Connection, cleanSession: boolean): Promise<boolean> {
-    let client: MqttClient;
-    try {
-      client = await MqttClient.connect({
-        url: this.url,
-        clientId: conn.clientId,
-        clean: cleanSession,
-        keepAlive: 60,
-        will: conn.will,
-        connectTimeoutMs: 5000,
-      });
-    } catch (e) {
-      throw new Error(`upstream broker unavailable: ${(e as Error).message}`);
-    }
-    const bridge: Bridge = { client, pending: new Map(), nextId: 1 };
-    conn.routerState = bridge;
-    this.bridges.add(bridge);
-    client.onMessage = (m, ack) => {
+    const pending = new Map<number, () => void>();
+    let nextId = 1;
+    let early: (() => void)[] | undefined = [];
+    const onMessage = (m: IncomingMessage, ack: () => void): void => {
+      // A resumed upstream session sends its queue at once; the device must see CONNACK first.
+      if (early) {
+        early.push(() => onMessage(m, ack));
+        return;
+      }
       if (!canReceive(conn.principal!, m.topic)) {
         this.drop('acl_receive');
         ack();
@@ -56,12 +49,37 @@ export class UpstreamRouter implements Router {
         conn.sendPublish(m.topic, m.payload, 0, m.retain, undefined);
         return;
       }
-      let id = bridge.nextId;
-      while (bridge.pending.has(id)) id = id === 65_535 ? 1 : id + 1;
-      bridge.nextId = id === 65_535 ? 1 : id + 1;
-      bridge.pending.set(id, ack);
+      let id = nextId;
+      while (pending.has(id)) id = id === 65_535 ? 1 : id + 1;
+      nextId = id === 65_535 ? 1 : id + 1;
+      pending.set(id, ack);
       conn.sendPublish(m.topic, m.payload, 1, m.retain, id, m.dup);
     };
+    let client: MqttClient;
+    try {
+      client = await MqttClient.connect({
+        url: this.url,
+        clientId: conn.clientId,
+        clean: cleanSession,
+        keepAlive: 60,
+        will: conn.will,
+        connectTimeoutMs: 5000,
+        onMessage,
+      });
+    } catch (e) {
+      throw new Error(`upstream broker unavailable: ${(e as Error).message}`);
+    }
+    const bridge: Bridge = {
+      client,
+      pending,
+      release: () => {
+        const held = early ?? [];
+        early = undefined;
+        for (const deliver of held) deliver();
+      },
+    };
+    conn.routerState = bridge;
+    this.bridges.add(bridge);
     client.onClose = () => {
       this.bridges.delete(bridge);
       // Upstream gone (or the session taken over by another gateway): the device reconnects.
@@ -76,8 +94,8 @@ export class UpstreamRouter implements Router {
     return client.sessionPresent;
   }
 
-  resume(): void {
-    // the upstream broker resends a persistent session's messages itself
+  resume(conn: Connection): void {
+    (conn.routerState as Bridge | undefined)?.release();
   }
 
   private bridge(conn: Connection): Bridge {

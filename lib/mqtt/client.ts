@@ -26,6 +26,11 @@ export interface ClientOptions {
   /** TLS options for mqtts:// (ca, cert, key, secureContext, servername…) */
   readonly tls?: ConnectionOptions;
   readonly connectTimeoutMs?: number;
+  /**
+   * Set here rather than after connecting when the session may be resumed: a broker sends
+   * a persistent session's messages right behind CONNACK, before connect() resolves.
+   */
+  readonly onMessage?: (m: IncomingMessage, ack: () => void) => void;
 }
 
 export interface IncomingMessage {
@@ -74,6 +79,7 @@ export class MqttClient {
       : netConnect({ host, port });
     socket.setNoDelay(true);
     const client = new MqttClient(socket);
+    client.onMessage = opts.onMessage;
     const parser = new MqttParser(268_435_460);
     return new Promise<MqttClient>((resolve, reject) => {
       let settled = false;
