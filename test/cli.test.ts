@@ -14,6 +14,7 @@ import { freshDatabaseUrl } from './helpers/stack.ts';
 const BIN = join(import.meta.dirname, '..', 'bin', 'edgeseal.mjs');
 const dataDir = tmp();
 let db: Awaited<ReturnType<typeof freshDatabaseUrl>>;
+let upErr = '';
 let env: NodeJS.ProcessEnv;
 let up: ChildProcess | undefined;
 
@@ -34,6 +35,8 @@ beforeAll(async () => {
     EDGESEAL_DATA_DIR: dataDir,
     EDGESEAL_HTTPS_PORT: '0',
     EDGESEAL_HTTP_PORT: '0',
+    EDGESEAL_GATEWAY_PORT: '0',
+    EDGESEAL_GATEWAY_METRICS_PORT: '0',
     EDGESEAL_LOG_LEVEL: 'warn',
     ...(db.url ? { DATABASE_URL: db.url } : {}),
   };
@@ -121,13 +124,12 @@ describe('edgeseal init', () => {
 describe('edgeseal up and batch', () => {
   beforeAll(async () => {
     up = spawn('node', [BIN, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
     up.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
+      upErr += c.toString();
     });
     const deadline = Date.now() + 30_000;
-    while (!existsSync(join(dataDir, 'control-plane.json'))) {
-      if (Date.now() > deadline || up.exitCode !== null) throw new Error(`up did not start: ${err}`);
+    while (!existsSync(join(dataDir, 'control-plane.json')) || !upErr.includes('admin token')) {
+      if (Date.now() > deadline || up.exitCode !== null) throw new Error(`up did not start: ${upErr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   });
@@ -241,6 +243,58 @@ describe('edgeseal up and batch', () => {
       new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use .*EDGESEAL_HTTPS_PORT`),
     );
     expect(r.stderr).not.toMatch(/unexpected error/);
+  });
+
+  it('runs the MQTT gateway beside the control plane, and `up gateway` runs another one alone', async () => {
+    const metricsUrl = /gateway metrics \/ health +(http:\/\/\S+)\/metrics/.exec(upErr)?.[1];
+    expect(upErr).toMatch(/MQTTS gateway \(mTLS\) +mqtts:\/\/localhost:\d+/);
+    expect(metricsUrl, upErr).toBeDefined();
+    const h = await fetch(`${metricsUrl}/health`);
+    expect(await h.json()).toMatchObject({
+      status: 'ok',
+      revocation_feed: 'connected',
+      routing: 'in-process',
+    });
+
+    const alone = spawn('node', [BIN, 'up', 'gateway'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    alone.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/metrics \/ health +http/.test(err)) {
+        if (Date.now() > deadline || alone.exitCode !== null)
+          throw new Error(`up gateway did not start: ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(err).toMatch(/edgeseal gateway up \(control plane https:\/\/localhost:\d+\)/);
+      const url = /metrics \/ health +(http:\/\/\S+)\/metrics/.exec(err)![1];
+      expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ revocation_feed: 'connected' });
+      // it made itself a gateway token with the admin credential
+      const tokens = JSON.parse((await cli(['token', 'list', '--json'])).stdout) as {
+        items: { role: string }[];
+      };
+      expect(tokens.some((t) => t.role === 'gateway')).toBe(true);
+    } finally {
+      alone.kill('SIGTERM');
+      await new Promise((r) => alone.once('exit', r));
+    }
+  });
+
+  it('a bad gateway setting stops start-up with a message naming it', async () => {
+    for (const [k, v, msg] of [
+      ['EDGESEAL_GATEWAY_REVOCATION_POLICY', 'maybe', /EDGESEAL_GATEWAY_REVOCATION_POLICY="maybe"/],
+      ['MQTT_UPSTREAM_URL', 'http://broker:1883', /MQTT_UPSTREAM_URL="http:\/\/broker:1883"/],
+      ['EDGESEAL_GATEWAY_PORT', '-1', /EDGESEAL_GATEWAY_PORT="-1"/],
+    ] as const) {
+      const r = await promisify(execFile)('node', [BIN, 'up', 'gateway'], {
+        env: { ...env, [k]: v },
+        encoding: 'utf8',
+      }).catch((e) => e);
+      expect(r.code, k).toBe(1);
+      expect(r.stderr).toMatch(msg);
+    }
   });
 
   it('a wrong token is refused by the running control plane', async () => {
