@@ -272,9 +272,7 @@ describe('edgeseal up and batch', () => {
       const url = /metrics \/ health +(http:\/\/\S+)\/metrics/.exec(err)![1];
       expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ revocation_feed: 'connected' });
       // it made itself a gateway token with the admin credential
-      const tokens = JSON.parse((await cli(['token', 'list', '--json'])).stdout) as {
-        items: { role: string }[];
-      };
+      const tokens = JSON.parse((await cli(['token', 'list', '--json'])).stdout) as { role: string }[];
       expect(tokens.some((t) => t.role === 'gateway')).toBe(true);
     } finally {
       alone.kill('SIGTERM');

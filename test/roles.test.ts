@@ -2,6 +2,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../ca-service/store/db.ts';
+import { craftCsr } from './helpers/craft-csr.ts';
 import { createBatch, startStack, type TestStack } from './helpers/stack.ts';
 
 let s: TestStack;
@@ -12,7 +13,7 @@ let serial: string;
 beforeAll(async () => {
   s = await startStack();
   tokens.admin = s.adminToken;
-  for (const role of ['auditor', 'security-admin', 'release-manager']) {
+  for (const role of ['auditor', 'security-admin', 'release-manager', 'gateway']) {
     const r = await s.api('/v1/tokens', {
       method: 'POST',
       token: s.adminToken,
@@ -67,6 +68,20 @@ const calls: Call[] = [
   },
   { name: 'list tokens', method: 'GET', path: () => '/v1/tokens', allowed: ['admin', 'auditor'] },
   {
+    name: 'obtain a gateway server certificate',
+    method: 'POST',
+    path: () => '/v1/service-certificates',
+    body: { kind: 'server', hosts: ['gw.example'], csr: craftCsr('gw').toString('base64') },
+    allowed: ['admin', 'gateway'],
+  },
+  {
+    name: 'obtain a backend service identity',
+    method: 'POST',
+    path: () => '/v1/service-certificates',
+    body: { kind: 'service', name: 'sink', csr: craftCsr('sink').toString('base64') },
+    allowed: ['admin'],
+  },
+  {
     name: 'revoke batch',
     method: 'POST',
     path: () => `/v1/batches/${batchId}/revoke`,
@@ -83,7 +98,7 @@ async function refusedCount(): Promise<number> {
 
 describe('role checks on every route', () => {
   for (const call of calls) {
-    for (const role of ['admin', 'auditor', 'security-admin', 'release-manager']) {
+    for (const role of ['admin', 'auditor', 'security-admin', 'release-manager', 'gateway']) {
       const allowed = call.allowed.includes(role);
       it(`${role} ${allowed ? 'may' : 'may not'} ${call.name}`, async () => {
         const before = await refusedCount();

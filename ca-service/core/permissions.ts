@@ -15,8 +15,10 @@ export const PERMISSIONS = {
   'audit.read': ['admin', 'auditor', 'security-admin'],
   // the live revocation feed (SSE): gateways cut sessions with it
   'revocation.feed': ['admin', 'auditor', 'security-admin', 'gateway'],
-  // certificates for the fleet's services (gateway server certs, backend MQTT clients)
-  'service.issue': ['admin', 'gateway'],
+  // certificates for the fleet's services: gateway TLS server certificates, and backend
+  // MQTT client identities (which read every device's telemetry)
+  'service.server-certificate': ['admin', 'gateway'],
+  'service.identity': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -127,6 +127,23 @@ export function openApiDocument(version: string) {
           },
         },
       },
+      '/v1/revocations/events': {
+        get: {
+          summary:
+            'Server-sent events: every revocation as it happens (event `revocation`: serial, device_id, reason); Last-Event-ID or ?since=0 replays; `ready` after the replay; `reload` means reconnect (gateway, auditor, security-admin, admin)',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'text/event-stream' }, ...errors },
+        },
+      },
+      '/v1/service-certificates': {
+        post: {
+          summary:
+            "Certify a service's key: a gateway's TLS server certificate (admin, gateway) or a backend MQTT client identity spiffe://<trust domain>/service/<name> (admin)",
+          security: [{ token: [] }],
+          requestBody: { required: true, ...json(S.ServiceCertificateBody) },
+          responses: { '201': { description: 'issued', ...json(S.ServiceCertificate) }, ...errors },
+        },
+      },
       '/v1/certificates': {
         get: {
           summary:

@@ -25,11 +25,15 @@ export function serviceRoutes(d: {
   trustDomain: string;
 }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.post('/', requirePermission(d.tokens, 'service.issue'), async (c) => {
+  // Everyone who may do either passes the first check; a backend identity needs more.
+  app.post('/', requirePermission(d.tokens, 'service.server-certificate'), async (c) => {
     const body = await jsonBody(c, ServiceCertificateBody);
     const principal = c.get('principal');
-    if (principal.role === 'gateway' && body.kind !== 'server') {
-      throw new EdgesealError('ERR_FORBIDDEN', 'a gateway token may only obtain server certificates');
+    if (body.kind === 'service') {
+      await d.tokens.authorize(
+        /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1],
+        'service.identity',
+      );
     }
     const csr = parseCsr(csrDer(body.csr));
     verifyCsrSignature(csr); // proof of possession of the key being certified
