@@ -205,6 +205,13 @@ export class MqttClient {
     }
   }
 
+  /** bytes queued to send (for a publisher pacing itself) */
+  bufferedBytes(): number {
+    let n = this.socket.writableLength;
+    for (const b of this.out) n += b.length;
+    return n;
+  }
+
   private id(): number {
     for (;;) {
       const id = this.nextId;
