@@ -28,6 +28,8 @@ import {
 import { freePort, have, start, stop, waitFor } from './lib/processes.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+// BENCH_ONLY=connects,qos1,qos0,memory runs some phases (for profiling); default all
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'connects,qos1,qos0,memory').split(','));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 3);
 const CONNECT_CONCURRENCY = 16;
@@ -36,15 +38,27 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 if (!have('mosquitto')) throw new Error('bench:gateway needs mosquitto (apt-get install mosquitto)');
 
-function call<T>(url: string, ca: string, init: { method: string; headers: Record<string, string>; body?: unknown }): Promise<T> {
+function call<T>(
+  url: string,
+  ca: string,
+  init: { method: string; headers: Record<string, string>; body?: unknown },
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method, ca, headers: { 'content-type': 'application/json', ...init.headers } }, (res) => {
-      let t = '';
-      res.on('data', (c) => {
-        t += c;
-      });
-      res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve(JSON.parse(t) as T) : reject(new Error(`${url}: ${res.statusCode} ${t}`))));
-    });
+    const req = request(
+      url,
+      { method: init.method, ca, headers: { 'content-type': 'application/json', ...init.headers } },
+      (res) => {
+        let t = '';
+        res.on('data', (c) => {
+          t += c;
+        });
+        res.on('end', () =>
+          (res.statusCode ?? 500) < 300
+            ? resolve(JSON.parse(t) as T)
+            : reject(new Error(`${url}: ${res.statusCode} ${t}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(init.body === undefined ? undefined : JSON.stringify(init.body));
   });
@@ -52,9 +66,19 @@ function call<T>(url: string, ca: string, init: { method: string; headers: Recor
 
 // ---- the control plane, and identities issued by it ----
 const dir = mkdtempSync(join(tmpdir(), 'edgeseal-bench-gw-'));
-const [https, http, gwPort, gwMetrics, mqPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+const [https, http, gwPort, gwMetrics, mqPort] = await Promise.all([
+  freePort(),
+  freePort(),
+  freePort(),
+  freePort(),
+  freePort(),
+]);
 const baseEnv = { ...process.env, EDGESEAL_DATA_DIR: dir, EDGESEAL_LOG_LEVEL: 'warn', DATABASE_URL: '' };
-const ca = start('node', [BIN, 'up', 'ca'], { ...baseEnv, EDGESEAL_HTTPS_PORT: String(https), EDGESEAL_HTTP_PORT: String(http) });
+const ca = start('node', [BIN, 'up', 'ca'], {
+  ...baseEnv,
+  EDGESEAL_HTTPS_PORT: String(https),
+  EDGESEAL_HTTP_PORT: String(http),
+});
 const cpUrl = `https://localhost:${https}`;
 const rootPem = () => readFileSync(join(dir, 'ca', 'root.pem'), 'utf8');
 await waitFor(() => {
@@ -90,7 +114,11 @@ await Promise.all(
         headers: basic,
         body: { csr: toPem('CERTIFICATE REQUEST', buildCsr(privateKey, id)) },
       });
-      devices[i] = { id, keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), certPem: r.certificate };
+      devices[i] = {
+        id,
+        keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        certPem: r.certificate,
+      };
     }
   }),
 );
@@ -111,7 +139,9 @@ const sinkCert = await serviceCert('service', 'bench-sink');
 const sink: Device = { id: 'bench-sink', keyPem: sinkCert.keyPem, certPem: sinkCert.chainPem };
 
 // ---- the gateway ----
-const gw = start('node', [BIN, 'up', 'gateway'], {
+// BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the gateway under load.
+const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+const gw = start('node', [...nodeArgs, BIN, 'up', 'gateway'], {
   ...baseEnv,
   EDGESEAL_GATEWAY_PORT: String(gwPort),
   EDGESEAL_GATEWAY_METRICS_PORT: String(gwMetrics),
@@ -133,7 +163,10 @@ execFileSync('mkdir', ['-p', mq]);
 writeFileSync(join(mq, 'server.pem'), server.chainPem);
 writeFileSync(join(mq, 'server.key'), server.keyPem);
 writeFileSync(join(mq, 'ca.pem'), readFileSync(join(dir, 'ca', 'chain.pem')));
-writeFileSync(join(mq, 'acl'), 'user bench-sink\ntopic read devices/+/telemetry\n\npattern readwrite devices/%u/#\n');
+writeFileSync(
+  join(mq, 'acl'),
+  'user bench-sink\ntopic read devices/+/telemetry\n\npattern readwrite devices/%u/#\n',
+);
 writeFileSync(
   join(mq, 'mosquitto.conf'),
   [
@@ -173,18 +206,18 @@ const results: Record<string, Record<string, unknown>> = { edgeseal: {}, mosquit
 const rss = (pid: number) => rssKiB(pid, (p) => readFileSync(p, 'utf8'));
 
 try {
-  for (const t of targets) {
+  for (const t of ONLY.has('connects') ? targets : []) {
     log(`${t.name}: connects/s at ${CONNECT_CONCURRENCY} concurrent…`);
     results[t.name]!.connects = await connectRate(t, devices.slice(0, CONNECT_CONCURRENCY), root, SECONDS);
   }
   const pubs = devices.slice(CONNECT_CONCURRENCY, CONNECT_CONCURRENCY + PUBLISHERS);
-  for (const qos of [1, 0] as const) {
+  for (const qos of ([1, 0] as const).filter((q) => ONLY.has(`qos${q}`))) {
     for (const t of targets) {
       log(`${t.name}: QoS ${qos}, ${PUBLISHERS} publishers → 1 subscriber…`);
       results[t.name]![`qos${qos}`] = await throughput(t, pubs, sink, root, qos, SECONDS);
     }
   }
-  for (const t of targets) {
+  for (const t of ONLY.has('memory') ? targets : []) {
     log(`${t.name}: memory with ${CONNECTIONS} connections…`);
     results[t.name]!.memory = await memoryPerConnection(t, devices.slice(0, CONNECTIONS), root, rss);
   }
@@ -194,7 +227,16 @@ try {
   await stop(ca);
 }
 
-type R = { connects: { per_second: number; p99_ms: number }; qos1: { received_per_second: number; p99_ms: number }; qos0: { received_per_second: number; p99_ms: number }; memory: { kib_per_connection: number } };
+if (ONLY.size < 4) {
+  process.stdout.write(`${JSON.stringify(results)}\n`);
+  process.exit(0);
+}
+type R = {
+  connects: { per_second: number; p99_ms: number };
+  qos1: { received_per_second: number; p99_ms: number };
+  qos0: { received_per_second: number; p99_ms: number };
+  memory: { kib_per_connection: number };
+};
 const e = results.edgeseal as unknown as R;
 const m = results.mosquitto as unknown as R;
 const ratio = (a: number, b: number) => (b ? Math.round((a / b) * 100) / 100 : null);

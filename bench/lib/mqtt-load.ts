@@ -36,7 +36,9 @@ export const connectDevice = (t: Target, d: Device, rootPem: string, keepAlive =
   });
 
 const pct = (sorted: number[], p: number) =>
-  sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]! * 100) / 100 : 0;
+  sorted.length
+    ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]! * 100) / 100
+    : 0;
 
 export interface Rate {
   readonly count: number;
@@ -47,7 +49,12 @@ export interface Rate {
 }
 
 /** `concurrency` loops, each: TLS handshake with a client certificate, CONNECT, CONNACK, DISCONNECT. */
-export async function connectRate(t: Target, devices: Device[], rootPem: string, seconds: number): Promise<Rate> {
+export async function connectRate(
+  t: Target,
+  devices: Device[],
+  rootPem: string,
+  seconds: number,
+): Promise<Rate> {
   const lat: number[] = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
@@ -66,7 +73,13 @@ export async function connectRate(t: Target, devices: Device[], rootPem: string,
     }),
   );
   lat.sort((a, b) => a - b);
-  return { count: lat.length, per_second: Math.round(lat.length / seconds), p50_ms: pct(lat, 50), p99_ms: pct(lat, 99), errors };
+  return {
+    count: lat.length,
+    per_second: Math.round(lat.length / seconds),
+    p50_ms: pct(lat, 50),
+    p99_ms: pct(lat, 99),
+    errors,
+  };
 }
 
 /** A 256-byte compact JWE whose "ciphertext" starts with the send time (performance.now()). */
@@ -152,7 +165,7 @@ export async function throughput(
     }
     while (!stop) {
       // QoS 0: as fast as the connection drains
-      if (c.bufferedBytes() < 256 * 1024) {
+      if (c.bufferedBytes() < 32 * 1024) {
         for (let k = 0; k < 32; k++) c.publish(topic, make(performance.now()), 0);
         if (measuring) sent += 32;
       }

@@ -30,6 +30,8 @@ export class Connection {
   /** CONNACK sent: packets may be routed (before that they wait in `early`) */
   ready = false;
   early: Packet[] | undefined;
+  /** sessions whose full queues keep this publisher paused (local router flow control) */
+  blockedBy: Set<unknown> | undefined;
   /** state the router keeps for this connection */
   routerState: unknown;
   closeReason: string | undefined;

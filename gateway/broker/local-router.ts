@@ -2,19 +2,33 @@
 // messages and QoS 1 delivery with a window per session. Every delivery re-checks the read
 // ACL. Persistent sessions live in memory: they survive a client's reconnect, not a restart.
 import type { QoS } from '../../lib/mqtt/packets.ts';
-import { hasWildcard, topicMatches } from '../../lib/mqtt/topic.ts';
+import { compileFilter, hasWildcard, levelsMatch, topicMatches } from '../../lib/mqtt/topic.ts';
 import { canReceive } from '../core/acl.ts';
 import type { Principal } from '../core/identity.ts';
 import type { Connection } from './connection.ts';
 import type { DropCounter, Message, Router } from './router.ts';
 
 /** QoS 1 messages in flight to one client before further ones wait in its queue */
-const WINDOW = 64;
+const WINDOW = 128;
+/**
+ * Flow control: when an online client's QoS 1 queue passes HIGH, the publishers feeding it
+ * stop being read (their sockets pause) until it drains below LOW. Nothing acknowledged is
+ * dropped for an online subscriber; the load waits in TCP instead. Offline sessions keep
+ * up to maxQueued messages and drop beyond (counted), so they never hold publishers back.
+ */
+const HIGH = 256;
+const LOW = 64;
+/** bytes waiting for an online client past which publishers of QoS 0 messages to it pause */
+const BACKLOG_HIGH = 128 * 1024;
+/** even flow control has a ceiling (publishers already read when a queue passes HIGH) */
+const HARD_LIMIT = 100_000;
 /** bytes waiting for one client past which QoS 0 messages to it are dropped */
 const MAX_BACKLOG = 4 * 1024 * 1024;
 
 class Session {
   link: Connection | undefined;
+  /** publishers paused until this session's queue drains */
+  readonly blocking = new Set<Connection>();
   readonly subs = new Map<string, QoS>();
   readonly inflight = new Map<number, Message>();
   queue: Message[] = [];
@@ -35,12 +49,16 @@ class Session {
 }
 
 type Index = Map<string, Map<Session, QoS>>;
+interface WildEntry {
+  readonly levels: readonly string[];
+  readonly subs: Map<Session, QoS>;
+}
 
 export class LocalRouter implements Router {
   readonly carriesWill = false;
   private readonly sessions = new Map<string, Session>();
   private readonly exact: Index = new Map();
-  private readonly wild: Index = new Map();
+  private readonly wild = new Map<string, WildEntry>();
   private readonly retained = new Map<string, Message>();
   private readonly sweep: NodeJS.Timeout;
 
@@ -76,7 +94,7 @@ export class LocalRouter implements Router {
     this.pump(s);
   }
 
-  publish(_from: Connection, msg: Message): void {
+  publish(from: Connection, msg: Message): void {
     if (msg.retain) {
       // [MQTT-3.3.1-10/11] an empty retained message clears the topic
       if (msg.payload.length === 0) this.retained.delete(msg.topic);
@@ -85,8 +103,9 @@ export class LocalRouter implements Router {
     const exact = this.exact.get(msg.topic);
     let targets: Map<Session, QoS> | undefined = exact;
     if (this.wild.size) {
-      for (const [filter, subs] of this.wild) {
-        if (!topicMatches(filter, msg.topic)) continue;
+      const levels = msg.topic.split('/');
+      for (const { levels: f, subs } of this.wild.values()) {
+        if (!levelsMatch(f, levels)) continue;
         if (!targets) {
           targets = subs;
           continue;
@@ -97,7 +116,34 @@ export class LocalRouter implements Router {
     }
     if (!targets) return;
     // A forwarded message carries retain=false (§3.3.1.3: only retained copies sent on subscribe keep it).
-    for (const [s, subQos] of targets) this.deliver(s, msg, Math.min(msg.qos, subQos, 1) as QoS, false);
+    for (const [s, subQos] of targets) {
+      const q = Math.min(msg.qos, subQos, 1) as QoS;
+      this.deliver(s, msg, q, false);
+      const link = s.link;
+      if (!link || s.blocking.has(from)) continue;
+      if (q === 1 ? s.queue.length >= HIGH : link.backlog() >= BACKLOG_HIGH) this.block(from, s);
+    }
+  }
+
+  private block(from: Connection, s: Session): void {
+    if (!s.blocking.size) {
+      // QoS 0 backlog: released when the subscriber's socket drains
+      s.link?.socket.once('drain', () => {
+        if (!s.queue.length || s.queue.length <= LOW) this.unblock(s);
+      });
+    }
+    s.blocking.add(from);
+    const on = (from.blockedBy ??= new Set());
+    on.add(s);
+    if (on.size === 1) from.socket.pause();
+  }
+
+  private unblock(s: Session): void {
+    for (const c of s.blocking) {
+      c.blockedBy?.delete(s);
+      if (!c.blockedBy?.size && c.state !== 'closed') c.socket.resume();
+    }
+    s.blocking.clear();
   }
 
   private deliver(s: Session, msg: Message, qos: QoS, retain: boolean): void {
@@ -121,7 +167,7 @@ export class LocalRouter implements Router {
       link.sendPublish(msg.topic, msg.payload, 1, retain, id);
       return;
     }
-    if (s.queue.length >= this.opts.maxQueued) {
+    if (s.queue.length >= (link ? HARD_LIMIT : this.opts.maxQueued)) {
       this.drop('queue_full');
       return;
     }
@@ -137,17 +183,26 @@ export class LocalRouter implements Router {
       s.inflight.set(id, m);
       link.sendPublish(m.topic, m.payload, 1, m.retain, id);
     }
+    if (s.blocking.size && s.queue.length <= LOW) this.unblock(s);
   }
 
   subscribe(conn: Connection, subs: readonly { filter: string; qos: QoS }[]): void {
     const s = conn.routerState as Session;
     for (const { filter, qos } of subs) {
       s.subs.set(filter, qos); // [MQTT-3.8.4-3] a repeated filter replaces the old subscription
-      const index = hasWildcard(filter) ? this.wild : this.exact;
-      let m = index.get(filter);
-      if (!m) {
-        m = new Map();
-        index.set(filter, m);
+      let m: Map<Session, QoS> | undefined;
+      if (hasWildcard(filter)) {
+        m = this.wild.get(filter)?.subs;
+        if (!m) {
+          m = new Map();
+          this.wild.set(filter, { levels: compileFilter(filter), subs: m });
+        }
+      } else {
+        m = this.exact.get(filter);
+        if (!m) {
+          m = new Map();
+          this.exact.set(filter, m);
+        }
       }
       m.set(s, qos);
     }
@@ -183,19 +238,23 @@ export class LocalRouter implements Router {
     const s = conn.routerState as Session | undefined;
     if (!s || s.link !== conn) return; // taken over by a newer connection
     s.link = undefined;
+    this.unblock(s); // offline: it queues up to maxQueued and no longer holds anyone back
     if (s.clean) this.remove(s);
     else s.expiresAt = this.opts.now() + this.opts.sessionExpiryMs;
   }
 
   private unindex(s: Session, filter: string): void {
-    const index = hasWildcard(filter) ? this.wild : this.exact;
-    const m = index.get(filter);
+    const wild = hasWildcard(filter);
+    const m = wild ? this.wild.get(filter)?.subs : this.exact.get(filter);
     if (!m) return;
     m.delete(s);
-    if (!m.size) index.delete(filter);
+    if (m.size) return;
+    if (wild) this.wild.delete(filter);
+    else this.exact.delete(filter);
   }
 
   private remove(s: Session): void {
+    this.unblock(s);
     for (const f of s.subs.keys()) this.unindex(s, f);
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
   }

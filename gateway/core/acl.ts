@@ -12,9 +12,10 @@ const DEVICE_READ = new Set(['ota', 'cmd']);
 
 /** devices/{id}/{leaf} with literal levels, or undefined */
 function deviceTopic(topic: string): { id: string; leaf: string } | undefined {
-  const parts = topic.split('/');
-  if (parts.length !== 3 || parts[0] !== 'devices' || !parts[1] || !parts[2]) return undefined;
-  return { id: parts[1], leaf: parts[2] };
+  if (!topic.startsWith('devices/')) return undefined;
+  const slash = topic.indexOf('/', 8);
+  if (slash <= 8 || slash === topic.length - 1 || topic.indexOf('/', slash + 1) >= 0) return undefined;
+  return { id: topic.slice(8, slash), leaf: topic.slice(slash + 1) };
 }
 
 export function canPublish(p: Principal, topic: string): boolean {

@@ -21,13 +21,38 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
 const headerOk = (h: Record<string, unknown> | undefined) =>
   !!h && typeof h.alg === 'string' && typeof h.enc === 'string';
 
+// base64url alphabet as a byte table: the compact form is checked without making strings
+const B64URL_BYTE = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_')
+  B64URL_BYTE[c.charCodeAt(0)] = 1;
+const DOT = 0x2e;
+
+// A device sends the same protected header with every message: remember the verdicts.
+const headerVerdicts = new Map<string, boolean>();
+
 /** RFC 7516 §7.1: BASE64URL(header).key.iv.ciphertext.tag — key is empty for "dir". */
-function isCompactJwe(s: string): boolean {
-  const parts = s.split('.');
-  if (parts.length !== 5 || !parts.every((p) => B64URL.test(p))) return false;
-  const [h, , iv, ct, tag] = parts as [string, string, string, string, string];
-  if (!h || !iv || !tag || ct === undefined) return false;
-  return headerOk(jsonObject(Buffer.from(h, 'base64url').toString('utf8')));
+function isCompactJwe(b: Buffer): boolean {
+  let end = b.length;
+  while (end > 0 && (b[end - 1] === 0x0a || b[end - 1] === 0x0d)) end--; // a trailing newline (mosquitto_pub -f)
+  const dots: number[] = [];
+  for (let i = 0; i < end; i++) {
+    const c = b[i]!;
+    if (c === DOT) {
+      if (dots.push(i) > 4) return false;
+    } else if (!B64URL_BYTE[c]) return false;
+  }
+  if (dots.length !== 4) return false;
+  const [d1, d2, d3, d4] = dots as [number, number, number, number];
+  // header, iv and tag are not empty; the encrypted key (dir) and ciphertext may be
+  if (d1 === 0 || d3 === d2 + 1 || d4 === end - 1) return false;
+  const h = b.toString('latin1', 0, d1);
+  let ok = headerVerdicts.get(h);
+  if (ok === undefined) {
+    ok = headerOk(jsonObject(Buffer.from(h, 'base64url').toString('utf8')));
+    if (headerVerdicts.size >= 1024) headerVerdicts.clear();
+    headerVerdicts.set(h, ok);
+  }
+  return ok;
 }
 
 /** RFC 7516 §7.2: general or flattened JSON serialization. */
@@ -53,12 +78,11 @@ function isJsonJwe(o: Record<string, unknown>): boolean {
 
 export function isJwe(payload: Buffer): boolean {
   if (payload.length === 0) return false;
-  const text = payload.toString('utf8');
-  if (text[0] === '{') {
-    const o = jsonObject(text);
+  if (payload[0] === 0x7b) {
+    const o = jsonObject(payload.toString('utf8'));
     return !!o && isJsonJwe(o);
   }
-  return isCompactJwe(text.trim());
+  return isCompactJwe(payload);
 }
 
 export function checkPayload(p: Principal, topic: string, payload: Buffer, maxBytes: number): PayloadVerdict {

@@ -2,10 +2,19 @@
 
 /** Does `filter` match `topic`? '+' is one level, '#' the rest (including the parent level). */
 export function topicMatches(filter: string, topic: string): boolean {
-  // Topics starting with '$' are not matched by a leading wildcard [MQTT-4.7.2-1].
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
+  return levelsMatch(filter.split('/'), topic.split('/'));
+}
+
+export const hasWildcard = (filter: string) => filter.includes('+') || filter.includes('#');
+
+/** A filter split once, for matching many topics (the broker's wildcard index). */
+export function compileFilter(filter: string): readonly string[] {
+  return filter.split('/');
+}
+
+/** topicMatches with both sides already split on '/'. */
+export function levelsMatch(f: readonly string[], t: readonly string[]): boolean {
+  if (t[0]!.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false; // [MQTT-4.7.2-1]
   for (let i = 0; i < f.length; i++) {
     const level = f[i]!;
     if (level === '#') return true;
@@ -14,5 +23,3 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
-
-export const hasWildcard = (filter: string) => filter.includes('+') || filter.includes('#');
