@@ -53,6 +53,7 @@ function peerFacts(c: Connection): PeerFacts {
       : undefined,
     subjectAltName: has ? (cert.subjectaltname ?? '') : undefined,
     serialNumber: has ? cert.serialNumber : undefined,
+    notAfter: has ? Date.parse(cert.valid_to) : undefined,
   };
 }
 

@@ -137,6 +137,15 @@ describe('gateway: certificates that are not let in', () => {
     expect(await refusals('cert_not_yet_valid')).toBe(1);
   });
 
+  it('ends a session when its certificate expires', async () => {
+    const soon = certWithValidity('cam-short', new Date(Date.now() - 60_000), new Date(Date.now() + 2500));
+    const sub = mosquittoSub(gw, root, soon, 'cam-short', ['-t', 'devices/cam-short/cmd']);
+    await untilSessions(gw, 1);
+    await untilSessions(gw, 0, 5000);
+    await sub.stop();
+    expect(metric(await metricsText(gw), 'edgeseal_gateway_disconnects_total{reason="cert_expired"}')).toBe(1);
+  });
+
   it('refuses a client without a certificate', async () => {
     // (mosquitto_pub with --cafile alone works the same; this client reports the CONNACK code)
     const sock = await new Promise<MqttClient | Error>((resolve) =>

@@ -124,6 +124,12 @@ describe('a gateway on its own, over the control plane API', () => {
     ]);
     expect(again.out).toMatch(/not authori[sz]ed/i);
     expect(metric(await metricsText(gw), 'edgeseal_gateway_revocation_disconnects_total')).toBe(1);
+    // one JSON line per session, with the fixed keys of STYLE.md
+    const session = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.event === 'session' && l.device_id === 'cam-s1');
+    expect(session).toMatchObject({ cert_serial: dev.serial, client_id: 'cam-s1', close_reason: 'revoked' });
+    expect(typeof session!.duration_ms).toBe('number');
   });
 
   it('a second gateway started later learns earlier revocations from the feed replay', async () => {

@@ -433,6 +433,8 @@ export class Broker {
       if (c.state === 'connecting' && now - c.openedAt > this.opts.connectTimeoutMs) {
         this.metrics.refusals.inc('connect_timeout');
         c.destroy('connect_timeout');
+      } else if (now > c.certNotAfter) {
+        c.destroy('cert_expired'); // RFC 5280 §4.1.2.5: not valid after notAfter, so neither is its session
       } else if (c.blockedBy?.size) {
         c.lastIn = now; // paused by flow control: its silence is ours
       } else if (c.keepAliveMs && now - c.lastIn > c.keepAliveMs * 1.5) {

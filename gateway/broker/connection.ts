@@ -23,6 +23,8 @@ export class Connection {
   clientId = '';
   will: Will | undefined;
   keepAliveMs = 0;
+  /** the session ends when its certificate does */
+  certNotAfter = Number.POSITIVE_INFINITY;
   lastIn: number;
   readonly openedAt: number;
   /** QoS 2 packet ids received and not yet released (PUBREL) */

@@ -34,6 +34,8 @@ export interface PeerFacts {
   /** undefined when the client sent no certificate */
   readonly subjectAltName: string | undefined;
   readonly serialNumber: string | undefined;
+  /** the certificate's notAfter, ms since the epoch */
+  readonly notAfter?: number;
 }
 
 export type IdentityResult =
