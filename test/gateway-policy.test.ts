@@ -143,7 +143,9 @@ describe('gateway: certificates that are not let in', () => {
     await untilSessions(gw, 1);
     await untilSessions(gw, 0, 5000);
     await sub.stop();
-    expect(metric(await metricsText(gw), 'edgeseal_gateway_disconnects_total{reason="cert_expired"}')).toBe(1);
+    expect(metric(await metricsText(gw), 'edgeseal_gateway_disconnects_total{reason="cert_expired"}')).toBe(
+      1,
+    );
   });
 
   it('refuses a client without a certificate', async () => {

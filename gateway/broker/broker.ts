@@ -164,11 +164,13 @@ export class Broker {
         `protocol level ${p.protocolLevel}; this gateway speaks MQTT 3.1.1`,
       );
     }
-    const who = identify(this.peer(c), this.opts.trustDomain);
+    const facts = this.peer(c);
+    const who = identify(facts, this.opts.trustDomain);
     if (!who.ok) {
       this.refuse(c, who.reason, who.detail);
       return;
     }
+    c.certNotAfter = facts.notAfter ?? c.certNotAfter;
     const principal = who.principal;
     const admission = this.revocation.admit(principal.serial);
     if (admission === 'revoked')
