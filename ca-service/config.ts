@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { EdgesealError } from '../lib/errors.ts';
+import { parseEnv } from '../lib/env-config.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const list = z
@@ -57,16 +57,7 @@ export interface CaConfig {
 }
 
 export function parseCaConfig(env: Readonly<Record<string, string | undefined>>): CaConfig {
-  // An empty variable counts as unset (`DATABASE_URL= edgeseal up` means PGlite).
-  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const r = Env.safeParse(set);
-  if (!r.success) {
-    const msg = r.error.issues
-      .map((i) => `${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])] ?? '')}: ${i.message}`)
-      .join('; ');
-    throw new EdgesealError('ERR_CONFIG', `invalid configuration: ${msg}`);
-  }
-  const e = r.data;
+  const e = parseEnv(Env, env);
   const names = e.EDGESEAL_HOSTNAMES;
   const hosts = { dns: names.filter((h) => !isIP(h)), ips: names.filter((h) => isIP(h)) };
   const first = names[0]!;

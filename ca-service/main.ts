@@ -1,13 +1,12 @@
 // Composition root of the control plane: wires config, storage, keys, core and HTTP, and
 // owns the listeners. Nothing below this file reads the environment or opens sockets.
 import { randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
-import { EdgesealError } from '../lib/errors.ts';
+import { listen } from '../lib/listen.ts';
 import { toPem } from '../lib/pem.ts';
 import { bootstrap, type Bootstrapped, dataPaths } from './bootstrap.ts';
 import type { CaConfig } from './config.ts';
@@ -72,24 +71,6 @@ export interface StartOptions {
   readonly crl?: Partial<CrlOptions>;
   readonly checkpointIntervalMs?: number;
 }
-
-const listen = (server: Server | HttpsServer, port: number, host: string, setting: string) =>
-  new Promise<number>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        new EdgesealError(
-          'ERR_CONFIG',
-          e.code === 'EADDRINUSE'
-            ? `cannot listen on ${host}:${port}: the port is in use (another edgeseal?); set ${setting}`
-            : `cannot listen on ${host}:${port}: ${e.code ?? e.message}; check ${setting} and EDGESEAL_LISTEN_HOST`,
-        ),
-      ),
-    );
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 
 const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h === '0.0.0.0' ? '127.0.0.1' : h);
 

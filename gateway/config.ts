@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { EdgesealError } from '../lib/errors.ts';
+import { parseEnv } from '../lib/env-config.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().min(0).max(31_536_000);
@@ -59,15 +59,7 @@ export interface GatewayConfig {
 }
 
 export function parseGatewayConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
-  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const r = Env.safeParse(set);
-  if (!r.success) {
-    const msg = r.error.issues
-      .map((i) => `${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])] ?? '')}: ${i.message}`)
-      .join('; ');
-    throw new EdgesealError('ERR_CONFIG', `invalid configuration: ${msg}`);
-  }
-  const e = r.data;
+  const e = parseEnv(Env, env);
   const names = e.EDGESEAL_HOSTNAMES.split(',')
     .map((h) => h.trim())
     .filter(Boolean);

@@ -1,11 +1,10 @@
 // Composition root of the gateway: config, control link, revocation view, router, broker,
 // the MQTTS listener and the metrics/health listener. Nothing below opens sockets but here
 // (and the upstream router, which is an adapter by nature).
-import { createServer as createHttpServer, type Server } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import pino, { type Logger } from 'pino';
-import { EdgesealError } from '../lib/errors.ts';
+import { listen } from '../lib/listen.ts';
 import { Broker } from './broker/broker.ts';
 import { Connection } from './broker/connection.ts';
 import { LocalRouter } from './broker/local-router.ts';
@@ -26,21 +25,6 @@ export interface Gateway {
   readonly revocation: RevocationView;
   close(): Promise<void>;
 }
-
-const listen = (server: Server | NetServer, port: number, host: string, setting: string) =>
-  new Promise<number>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        new EdgesealError(
-          'ERR_CONFIG',
-          e.code === 'EADDRINUSE'
-            ? `cannot listen on ${host}:${port}: the port is in use (another gateway?); set ${setting}`
-            : `cannot listen on ${host}:${port}: ${e.code ?? e.message}; check ${setting}`,
-        ),
-      ),
-    );
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-  });
 
 function peerFacts(c: Connection): PeerFacts {
   const s = c.socket;

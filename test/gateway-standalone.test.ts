@@ -23,6 +23,7 @@ import {
   type EnrolledDevice,
   startStack,
   type TestStack,
+  revokeVia,
 } from './helpers/stack.ts';
 
 let s: TestStack;
@@ -104,14 +105,8 @@ describe('a gateway on its own, over the control plane API', () => {
     expect(ok.status, ok.out).toBe(0); // mosquitto_pub verified the gateway's certificate with the root alone
     const sub = mosquittoSub(gw, root, deviceIdentity(dev), 'cam-s1', ['-t', 'devices/cam-s1/cmd']);
     await untilSessions(gw, 1);
-    const sec = await createToken(s, 'security-admin');
     const t0 = Date.now();
-    const r = await s.api('/v1/revocations', {
-      method: 'POST',
-      token: sec,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ serial: dev.serial, reason: 'keyCompromise' }),
-    });
+    const r = await revokeVia(s, { serial: dev.serial, reason: 'keyCompromise' });
     expect(r.status).toBe(200);
     await untilSessions(gw, 0, 1000);
     expect(Date.now() - t0).toBeLessThan(1000);

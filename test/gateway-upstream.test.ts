@@ -26,6 +26,7 @@ import {
   type EnrolledDevice,
   startStack,
   type TestStack,
+  revokeVia,
 } from './helpers/stack.ts';
 
 const upstream = process.env.MQTT_UPSTREAM_TEST_URL;
@@ -160,15 +161,9 @@ describe.runIf(!!upstream)('two gateways on one upstream broker', () => {
     const subB = mosquittoSub(gw2, root, deviceIdentity(b), idB, ['-t', `devices/${idB}/cmd`]);
     await untilSessions(gw1, 1);
     await untilSessions(gw2, 1);
-    const sec = await createToken(s, 'security-admin');
     const t0 = Date.now();
     for (const id of [idA, idB]) {
-      const r = await s.api('/v1/revocations', {
-        method: 'POST',
-        token: sec,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ device_id: id }),
-      });
+      const r = await revokeVia(s, { device_id: id });
       expect(r.status).toBe(200);
     }
     await untilSessions(gw1, 0, 1000);

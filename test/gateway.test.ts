@@ -16,13 +16,7 @@ import {
   startTestGateway,
   untilSessions,
 } from './helpers/mqtt.ts';
-import {
-  createToken,
-  enrollDevice,
-  type EnrolledDevice,
-  startStack,
-  type TestStack,
-} from './helpers/stack.ts';
+import { enrollDevice, type EnrolledDevice, startStack, type TestStack, revokeVia } from './helpers/stack.ts';
 
 let s: TestStack;
 let gw: Gateway;
@@ -177,14 +171,8 @@ describe('gateway: live revocation', () => {
       '1',
     ]);
     await untilSessions(gw, 1);
-    const sec = await createToken(s, 'security-admin');
     const t0 = Date.now();
-    const r = await s.api('/v1/revocations', {
-      method: 'POST',
-      token: sec,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ device_id: 'cam-rv1', reason: 'keyCompromise' }),
-    });
+    const r = await revokeVia(s, { device_id: 'cam-rv1', reason: 'keyCompromise' });
     expect(r.status).toBe(200);
     await untilSessions(gw, 0, 1000);
     expect(Date.now() - t0).toBeLessThan(1000);

@@ -133,7 +133,8 @@ export class LocalRouter implements Router {
       });
     }
     s.blocking.add(from);
-    const on = (from.blockedBy ??= new Set());
+    from.blockedBy ??= new Set();
+    const on = from.blockedBy;
     on.add(s);
     if (on.size === 1) from.socket.pause();
   }

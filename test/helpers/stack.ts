@@ -173,3 +173,16 @@ export async function enrollDevice(
     .toLowerCase();
   return { path, keyPath: key.keyPath, der: readFileSync(derPath), serial };
 }
+
+/** Revokes over `POST /v1/revocations` with a fresh security-admin token; the response. */
+export async function revokeVia(
+  s: TestStack,
+  target: { serial?: string; device_id?: string; batch_id?: string; reason?: string },
+): Promise<Response> {
+  return s.api('/v1/revocations', {
+    method: 'POST',
+    token: await createToken(s, 'security-admin'),
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(target),
+  });
+}
