@@ -219,7 +219,14 @@ try {
   }
   for (const t of ONLY.has('memory') ? targets : []) {
     log(`${t.name}: memory with ${CONNECTIONS} connections…`);
-    results[t.name]!.memory = await memoryPerConnection(t, devices.slice(0, CONNECTIONS), root, rss);
+    const heap =
+      t.name === 'edgeseal'
+        ? async () => {
+            const text = await (await fetch(`http://127.0.0.1:${gwMetrics}/metrics`)).text();
+            return Number(/^nodejs_heap_used_bytes (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+          }
+        : undefined;
+    results[t.name]!.memory = await memoryPerConnection(t, devices.slice(0, CONNECTIONS), root, rss, heap);
   }
 } finally {
   await stop(gw);

@@ -26,6 +26,15 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+function processGauges(): Record<string, number> {
+  const m = process.memoryUsage();
+  return {
+    process_resident_memory_bytes: m.rss,
+    nodejs_heap_used_bytes: m.heapUsed,
+    nodejs_external_memory_bytes: m.external,
+  };
+}
+
 function peerFacts(c: Connection): PeerFacts {
   const s = c.socket;
   const cert = s.getPeerCertificate();
@@ -51,6 +60,7 @@ export async function startGateway(
   let broker: Broker | undefined;
   let routerRef: Router | undefined;
   const metrics = new GatewayMetrics(() => ({
+    ...processGauges(),
     edgeseal_gateway_connections: broker?.connectionCount ?? 0,
     edgeseal_gateway_open_sessions: broker?.openSessions ?? 0,
     edgeseal_gateway_revoked_serials: revocation.size,

@@ -194,12 +194,17 @@ export function rssKiB(pid: number, read: (p: string) => string): number {
   return m ? Number(m[1]) : 0;
 }
 
+const mib = (bytes: number) => Math.round(bytes / 104_857.6) / 10;
+
 export interface Memory {
   readonly connections: number;
   readonly rss_before_mib: number;
   readonly rss_after_mib: number;
   readonly kib_per_connection: number;
   readonly connect_seconds: number;
+  /** the server's own account of its memory, where it gives one (the gateway's /metrics) */
+  readonly heap_used_mib_before?: number;
+  readonly heap_used_mib_after?: number;
 }
 
 /** Opens one connection per device (all held at once) and reads the server's RSS before and after. */
@@ -208,9 +213,11 @@ export async function memoryPerConnection(
   devices: Device[],
   rootPem: string,
   rss: (pid: number) => number,
+  heap?: () => Promise<number>,
   concurrency = 32,
 ): Promise<Memory> {
   const before = rss(t.pid);
+  const heapBefore = await heap?.();
   const held: MqttClient[] = [];
   const t0 = performance.now();
   let next = 0;
@@ -225,6 +232,7 @@ export async function memoryPerConnection(
   const connectSeconds = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 2000));
   const after = rss(t.pid);
+  const heapAfter = await heap?.();
   for (const c of held) c.destroy();
   await new Promise((r) => setTimeout(r, 1000));
   return {
@@ -233,5 +241,8 @@ export async function memoryPerConnection(
     rss_after_mib: Math.round(after / 102.4) / 10,
     kib_per_connection: Math.round(((after - before) / held.length) * 10) / 10,
     connect_seconds: Math.round(connectSeconds * 10) / 10,
+    ...(heapBefore !== undefined && heapAfter !== undefined
+      ? { heap_used_mib_before: mib(heapBefore), heap_used_mib_after: mib(heapAfter) }
+      : {}),
   };
 }
