@@ -82,6 +82,7 @@ export async function startGateway(
       rate: config.rate,
       burst: config.burst,
       connectTimeoutMs: config.connectTimeoutMs,
+      maxPacketBytes: config.maxPayloadBytes + 65_536,
     },
     router,
     revocation,
@@ -112,7 +113,7 @@ export async function startGateway(
       const c = new Connection(
         socket,
         ++nextId,
-        config.maxPayloadBytes + 65_536,
+        config.maxPayloadBytes + 65_536, // the same limit the broker announces (MQTT 5)
         Date.now(),
         b.onPacket,
         b.onError,

@@ -162,16 +162,42 @@ describe('gateway: certificates that are not let in', () => {
     expect(await refusals('no_certificate')).toBe(1);
   });
 
-  it('answers MQTT 5 with "unacceptable protocol version" and garbage with a closed connection', async () => {
-    const r = await mosquittoPub(gw, root, deviceIdentity(dev), 'cam-p1', [
-      '-V',
-      'mqttv5',
-      '-t',
-      'devices/cam-p1/status',
-      '-m',
-      'x',
+  it('answers an unknown protocol level with "unacceptable protocol version" and garbage with a closed connection', async () => {
+    const tlsOpts = {
+      host: '127.0.0.1',
+      port: gw.port,
+      ca: readFileSync(root),
+      cert: readFileSync(dev.path),
+      key: readFileSync(dev.keyPath),
+    };
+    // CONNECT "MQTT" level 6, clean session, keep alive 60, client id "cam-p1"
+    const connect6 = Buffer.from([
+      0x10,
+      18,
+      0,
+      4,
+      0x4d,
+      0x51,
+      0x54,
+      0x54,
+      6,
+      2,
+      0,
+      60,
+      0,
+      6,
+      ...Buffer.from('cam-p1'),
     ]);
-    expect(r.status).not.toBe(0);
+    const answer = await new Promise<Buffer>((resolve) => {
+      const sock = tlsConnect(tlsOpts, () => sock.write(connect6));
+      let got = Buffer.alloc(0);
+      sock.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+      });
+      sock.on('close', () => resolve(got));
+      sock.on('error', () => {});
+    });
+    expect([...answer]).toEqual([0x20, 2, 0, 1]);
     expect(await refusals('unsupported_protocol')).toBe(1);
     const closed = await new Promise<boolean>((resolve) => {
       const sock = tlsConnect(

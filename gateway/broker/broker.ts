@@ -1,31 +1,35 @@
-// The MQTT 3.1.1 server side: every decision about a client happens here, as hooks in the
-// aedes mould (authenticate at CONNECT, authorize publish, authorize subscribe), each
-// refusal mapped to its protocol answer (CONNACK code, SUBACK 0x80, or closing the
-// connection where 3.1.1 has no other way to say no [MQTT-3.3.5-2]), counted and logged.
+// The MQTT 3.1.1 / 5 server side: every decision about a client happens here, as hooks in
+// the aedes mould (authenticate at CONNECT, authorize publish, authorize subscribe), each
+// refusal mapped to its protocol answer in answers.ts (CONNACK code, SUBACK failure, an MQTT 5
+// PUBACK or DISCONNECT reason, or closing the connection where 3.1.1 has no other way to say
+// no [MQTT-3.3.5-2]), counted and logged.
 import type { Logger } from 'pino';
+import { PINGRESP } from '../../lib/mqtt/codec.ts';
 import {
-  encodeConnack,
-  encodePubcomp,
-  encodePuback,
-  encodePubrec,
-  encodeSuback,
-  encodeUnsuback,
-  PINGRESP,
-} from '../../lib/mqtt/codec.ts';
-import {
-  CONNACK,
   type ConnectPacket,
   type Packet,
   type PublishPacket,
+  type QoS,
+  type SubscribePacket,
+  REASON,
   SUBACK_FAILURE,
 } from '../../lib/mqtt/packets.ts';
-import type { QoS } from '../../lib/mqtt/packets.ts';
+import { PROP } from '../../lib/mqtt/properties.ts';
 import { canPublish, canSubscribe } from '../core/acl.ts';
 import { identify, type PeerFacts, type Principal, type RefusalReason } from '../core/identity.ts';
 import { checkPayload } from '../core/payload-policy.ts';
 import { TokenBucket } from '../core/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { RevocationView, RevokedSerial } from '../revocation/revocation-view.ts';
+import {
+  connackAccepted,
+  connackRefusal,
+  disconnect,
+  publishAck,
+  pubcomp,
+  suback,
+  unsuback,
+} from './answers.ts';
 import type { Connection } from './connection.ts';
 import type { Router } from './router.ts';
 
@@ -35,15 +39,20 @@ export interface BrokerOptions {
   readonly rate: number;
   readonly burst: number;
   readonly connectTimeoutMs: number;
+  /** the largest packet accepted (MQTT 5 CONNACK Maximum Packet Size) */
+  readonly maxPacketBytes: number;
 }
 
-const REFUSAL_CODE: Partial<Record<RefusalReason, number>> = {
-  client_id_mismatch: CONNACK.identifierRejected,
-  revocation_state_unknown: CONNACK.serverUnavailable,
-  upstream_unavailable: CONNACK.serverUnavailable,
-  server_shutting_down: CONNACK.serverUnavailable,
-  unsupported_protocol: CONNACK.unacceptableProtocolVersion,
+/** MQTT 5 reason for each denial (PUBACK for QoS > 0 where 5 allows it, else DISCONNECT) */
+const DENIAL_REASON: Record<string, number> = {
+  acl_publish: REASON.notAuthorized,
+  payload_not_jwe: REASON.payloadFormatInvalid,
+  payload_too_large: REASON.packetTooLarge,
+  rate_limited: REASON.messageRateTooHigh,
+  topic_alias: REASON.topicAliasInvalid,
+  subscription_ids: REASON.subscriptionIdsNotSupported,
 };
+const ANSWERED_BY_PUBACK = new Set(['acl_publish', 'payload_not_jwe']);
 
 export class Broker {
   /** open connections by client id (one per id: [MQTT-3.1.4-2] takeover) */
@@ -123,14 +132,14 @@ export class Broker {
         return;
       case 'pubrel':
         c.qos2.delete(p.id);
-        c.write(encodePubcomp(p.id));
+        c.write(pubcomp(c, p.id));
         return;
       case 'subscribe':
-        this.subscribe(c, p.id, p.subscriptions);
+        this.subscribe(c, p);
         return;
       case 'unsubscribe':
         Promise.resolve(this.router.unsubscribe(c, p.filters)).then(
-          () => c.write(encodeUnsuback(p.id)),
+          () => c.write(unsuback(c, p.id, p.filters.length)),
           (err) => this.fail(c, err),
         );
         return;
@@ -138,7 +147,12 @@ export class Broker {
         c.write(PINGRESP);
         return;
       case 'disconnect':
-        c.will = undefined; // [MQTT-3.14.4-3]
+        // [MQTT-3.14.4-3] a DISCONNECT discards the will — unless MQTT 5 reason 0x04 asks for it
+        if (p.reasonCode === REASON.disconnectWithWill) {
+          c.end('client_disconnect_with_will');
+          return;
+        }
+        c.will = undefined;
         c.end('client_disconnect');
         return;
       case 'connect':
@@ -153,15 +167,25 @@ export class Broker {
   onError = (c: Connection, e: Error): void => this.protocolError(c, e.message);
 
   private async connect(c: Connection, p: ConnectPacket): Promise<void> {
+    c.version = p.protocolLevel === 5 ? 5 : 4;
     if (this.stopping) {
       this.refuse(c, 'server_shutting_down', 'the gateway is stopping');
       return;
     }
-    if (p.protocolLevel > 4) {
+    if (p.protocolLevel > 5) {
       return this.refuse(
         c,
         'unsupported_protocol',
-        `protocol level ${p.protocolLevel}; this gateway speaks MQTT 3.1.1`,
+        `protocol level ${p.protocolLevel}; this gateway speaks MQTT 3.1.1 and 5`,
+      );
+    }
+    const props = p.properties;
+    if (props?.has(PROP.authMethod)) {
+      // enhanced authentication (§4.12): the certificate is the authentication here
+      return this.refuse(
+        c,
+        'bad_auth_method',
+        'enhanced authentication is not supported; the client certificate authenticates',
       );
     }
     const facts = this.peer(c);
@@ -201,8 +225,18 @@ export class Broker {
     c.clientId = clientId;
     c.will = p.will;
     c.keepAliveMs = p.keepAlive * 1000;
+    if (c.version === 5) {
+      // §3.1.2.11: session expiry > 0 keeps the session; receive maximum and maximum packet size bound what we send
+      c.persistent = ((props?.get(PROP.sessionExpiry) as number | undefined) ?? 0) > 0;
+      const rm = props?.get(PROP.receiveMaximum) as number | undefined;
+      if (rm) c.receiveMaximum = rm;
+      const mps = props?.get(PROP.maximumPacketSize) as number | undefined;
+      if (mps) c.maxPacketSize = mps;
+    } else {
+      c.persistent = !p.cleanSession;
+    }
     const previous = this.byClientId.get(clientId);
-    if (previous) previous.end('session_taken_over'); // [MQTT-3.1.4-2]
+    if (previous) disconnect(previous, REASON.sessionTakenOver, 'session_taken_over', 'session taken over'); // [MQTT-3.1.4-2]
     this.byClientId.set(clientId, c);
     let serials = this.bySerial.get(principal.serial);
     if (!serials) {
@@ -219,7 +253,12 @@ export class Broker {
       return this.refuse(c, 'upstream_unavailable', (err as Error).message, principal);
     }
     if (c.socket.destroyed) return;
-    c.write(encodeConnack(present, CONNACK.accepted));
+    c.write(
+      connackAccepted(c, present, {
+        assignedClientId: p.clientId === '' ? clientId : undefined,
+        maxPacketSize: this.opts.maxPacketBytes,
+      }),
+    );
     c.ready = true;
     this.router.resume(c);
     const early = c.early;
@@ -245,7 +284,7 @@ export class Broker {
       },
       'connection refused',
     );
-    c.write(encodeConnack(false, REFUSAL_CODE[reason] ?? CONNACK.notAuthorized));
+    c.write(connackRefusal(c, reason, detail));
     c.end(`refused:${reason}`);
   }
 
@@ -253,33 +292,47 @@ export class Broker {
     if (!c.principal) this.metrics.refusals.inc('protocol_error');
     else this.metrics.denials.inc('protocol_error');
     this.log.info({ event: 'protocol_error', detail, device_id: c.principal?.id }, 'closing: protocol error');
-    c.destroy('protocol_error');
+    disconnect(c, REASON.protocolError, 'protocol_error', detail);
   }
 
-  private deny(c: Connection, reason: string, detail: string): void {
+  /**
+   * A request refused. MQTT 5: a refused QoS 1/2 PUBLISH gets its PUBACK/PUBREC with the
+   * reason and the session goes on; otherwise DISCONNECT with the reason. 3.1.1: close.
+   */
+  private deny(c: Connection, reason: string, detail: string, pub?: PublishPacket): void {
     this.metrics.denials.inc(reason);
+    const keep = c.version === 5 && pub && pub.qos > 0 && ANSWERED_BY_PUBACK.has(reason);
     this.log.info(
       { event: 'denied', reason, detail, device_id: c.principal?.id, cert_serial: c.principal?.serial },
-      'closing: request denied',
+      keep ? 'request denied' : 'closing: request denied',
     );
-    c.destroy(reason);
+    if (keep) {
+      c.write(publishAck(c, pub.qos as 1 | 2, pub.id!, DENIAL_REASON[reason]!, detail));
+      return;
+    }
+    disconnect(c, DENIAL_REASON[reason] ?? REASON.unspecified, reason, detail);
   }
 
   private fail(c: Connection, err: unknown): void {
     this.log.warn({ err, device_id: c.principal?.id }, 'closing: routing failed');
     this.metrics.dropped.inc('upstream');
-    c.destroy('upstream_error');
+    disconnect(c, REASON.unspecified, 'upstream_error', 'routing failed');
   }
 
   private publish(c: Connection, p: PublishPacket): void {
     const who = c.principal!;
+    if (p.properties?.has(PROP.topicAlias)) {
+      // CONNACK advertised no Topic Alias Maximum, i.e. 0 (§3.2.2.3.8)
+      this.deny(c, 'topic_alias', 'topic aliases are not accepted');
+      return;
+    }
     if (!canPublish(who, p.topic)) {
-      this.deny(c, 'acl_publish', `may not publish to ${p.topic}`);
+      this.deny(c, 'acl_publish', `may not publish to ${p.topic}`, p);
       return;
     }
     const verdict = checkPayload(who, p.topic, p.payload, this.opts.maxPayloadBytes);
     if (!verdict.ok) {
-      this.deny(c, verdict.reason, verdict.detail);
+      this.deny(c, verdict.reason, verdict.detail, p);
       return;
     }
     if (this.opts.rate > 0 && who.kind === 'device') {
@@ -288,8 +341,8 @@ export class Broker {
         b = new TokenBucket(this.opts.rate, this.opts.burst, this.now());
         this.buckets.set(who.id, b);
       }
-      // Over the limit the device is disconnected: in 3.1.1 closing is the only refusal a
-      // publisher notices, and a QoS 1 message it was not acknowledged is resent later.
+      // Over the limit the device is disconnected (MQTT 5: reason 0x96, message rate too
+      // high): a QoS 1 message it was not acknowledged is resent after it reconnects.
       if (!b.take(this.now())) {
         this.deny(c, 'rate_limited', `over ${this.opts.rate} messages/s`);
         return;
@@ -300,7 +353,7 @@ export class Broker {
       const seen = c.qos2.has(p.id!);
       c.qos2.add(p.id!);
       if (seen) {
-        c.write(encodePubrec(p.id!));
+        c.write(publishAck(c, 2, p.id!));
         return;
       }
     }
@@ -311,7 +364,7 @@ export class Broker {
       if (r) r.catch((err) => this.fail(c, err));
       return;
     }
-    const ack = p.qos === 1 ? encodePuback(p.id!) : encodePubrec(p.id!);
+    const ack = publishAck(c, p.qos, p.id!);
     if (!r) {
       c.write(ack);
       return;
@@ -322,8 +375,14 @@ export class Broker {
     );
   }
 
-  private subscribe(c: Connection, id: number, subs: readonly { filter: string; qos: QoS }[]): void {
+  private subscribe(c: Connection, p: SubscribePacket): void {
+    const { id, subscriptions: subs } = p;
     const who = c.principal!;
+    if (p.properties?.has(PROP.subscriptionId)) {
+      // CONNACK said Subscription Identifiers Available = 0 (§3.8.2.1.2)
+      this.deny(c, 'subscription_ids', 'subscription identifiers are not supported');
+      return;
+    }
     const codes: number[] = [];
     const granted: { filter: string; qos: QoS }[] = [];
     for (const s of subs) {
@@ -341,7 +400,7 @@ export class Broker {
       }
     }
     const done = () => {
-      c.write(encodeSuback(id, codes));
+      c.write(suback(c, id, codes));
       if (granted.length)
         this.router.afterSubscribe(
           c,
@@ -373,7 +432,7 @@ export class Broker {
           'session closed: certificate revoked',
         );
         c.will = undefined;
-        c.destroy('revoked');
+        disconnect(c, REASON.administrativeAction, 'revoked', 'certificate revoked');
       }
     }
   }
@@ -436,11 +495,12 @@ export class Broker {
         this.metrics.refusals.inc('connect_timeout');
         c.destroy('connect_timeout');
       } else if (now > c.certNotAfter) {
-        c.destroy('cert_expired'); // RFC 5280 §4.1.2.5: not valid after notAfter, so neither is its session
+        // RFC 5280 §4.1.2.5: not valid after notAfter, so neither is its session
+        disconnect(c, REASON.administrativeAction, 'cert_expired', 'certificate expired');
       } else if (c.blockedBy?.size) {
         c.lastIn = now; // paused by flow control: its silence is ours
       } else if (c.keepAliveMs && now - c.lastIn > c.keepAliveMs * 1.5) {
-        c.destroy('keepalive_timeout'); // [MQTT-3.1.2-24]
+        disconnect(c, REASON.keepAliveTimeout, 'keepalive_timeout', 'keep alive timeout'); // [MQTT-3.1.2-24]
       }
     }
     if (this.buckets.size > 10_000) {
@@ -452,6 +512,7 @@ export class Broker {
   stop(): void {
     this.stopping = true;
     clearInterval(this.timer);
-    for (const c of this.all) c.destroy('server_shutdown');
+    for (const c of this.all)
+      disconnect(c, REASON.serverShuttingDown, 'server_shutdown', 'server shutting down');
   }
 }

@@ -2,7 +2,7 @@
 // the facts the broker keeps about it. Protocol decisions live in broker.ts.
 import type { TLSSocket } from 'node:tls';
 import { encodePublish, MqttParser, MqttProtocolError } from '../../lib/mqtt/codec.ts';
-import type { Packet, QoS, Will } from '../../lib/mqtt/packets.ts';
+import type { Packet, ProtocolVersion, QoS, Will } from '../../lib/mqtt/packets.ts';
 import type { Principal } from '../core/identity.ts';
 
 // Writes are gathered per event-loop turn and flushed together, so many small MQTT packets
@@ -19,6 +19,13 @@ export type ConnectionState = 'connecting' | 'open' | 'closed';
 
 export class Connection {
   state: ConnectionState = 'connecting';
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5, from CONNECT */
+  version: ProtocolVersion = 4;
+  /** keep the session after the connection ends (3.1.1: clean session 0; 5: session expiry > 0) */
+  persistent = false;
+  /** MQTT 5: QoS 1 messages the client accepts in flight, and the largest packet it takes */
+  receiveMaximum = 65_535;
+  maxPacketSize = Number.POSITIVE_INFINITY;
   principal: Principal | undefined;
   clientId = '';
   will: Will | undefined;
@@ -96,9 +103,13 @@ export class Connection {
     retain: boolean,
     id: number | undefined,
     dup = false,
-  ) {
+  ): boolean {
+    // false when the packet exceeds the client's Maximum Packet Size (MQTT 5 §3.1.2.11.4)
+    const packet = encodePublish(topic, payload, qos, retain, id, dup, this.version);
+    if (packet.length > this.maxPacketSize) return false;
     this.messagesOut++;
-    this.write(encodePublish(topic, payload, qos, retain, id, dup));
+    this.write(packet);
+    return true;
   }
 
   flush(): void {
@@ -115,13 +126,13 @@ export class Connection {
     return this.outBytes + this.socket.writableLength;
   }
 
-  /** Send what is pending (a CONNACK, say), then close. */
+  /** Send what is pending (a CONNACK or DISCONNECT, say), then close. */
   end(reason: string): void {
     if (this.state === 'closed') return;
     this.closeReason ??= reason;
     this.flush();
     this.state = 'closed';
-    this.socket.end();
+    this.socket.destroySoon(); // closes once the pending bytes are written
     // a peer that never reads must not keep the socket
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }

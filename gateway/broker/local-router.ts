@@ -37,8 +37,13 @@ class Session {
   constructor(
     readonly clientId: string,
     readonly principal: Principal,
-    readonly clean: boolean,
+    /** forgotten when its connection ends (3.1.1 clean session; MQTT 5 session expiry 0) */
+    public clean: boolean,
   ) {}
+  /** QoS 1 messages in flight to the client: ours, or fewer if it said so (MQTT 5 Receive Maximum) */
+  get window(): number {
+    return Math.min(WINDOW, this.link?.receiveMaximum ?? WINDOW);
+  }
   allocateId(): number {
     for (;;) {
       const id = this.nextId;
@@ -70,16 +75,17 @@ export class LocalRouter implements Router {
     this.sweep.unref();
   }
 
-  async open(conn: Connection, cleanSession: boolean): Promise<boolean> {
+  async open(conn: Connection, cleanStart: boolean): Promise<boolean> {
     const existing = this.sessions.get(conn.clientId);
     let s: Session;
     let present = false;
-    if (existing && !cleanSession && !existing.clean) {
+    if (existing && !cleanStart && !existing.clean) {
       s = existing;
+      s.clean = !conn.persistent; // MQTT 5 may change the session's expiry at each connect
       present = true;
     } else {
       if (existing) this.remove(existing); // [MQTT-3.1.2-6] a clean session discards the old one
-      s = new Session(conn.clientId, conn.principal!, cleanSession);
+      s = new Session(conn.clientId, conn.principal!, !conn.persistent);
       this.sessions.set(conn.clientId, s);
     }
     s.link = conn;
@@ -90,7 +96,9 @@ export class LocalRouter implements Router {
   resume(conn: Connection): void {
     const s = conn.routerState as Session;
     // [MQTT-4.4.0-1] resend unacknowledged QoS 1 messages with DUP, then the queue
-    for (const [id, m] of s.inflight) conn.sendPublish(m.topic, m.payload, 1, m.retain, id, true);
+    for (const [id, m] of s.inflight) {
+      if (!conn.sendPublish(m.topic, m.payload, 1, m.retain, id, true)) this.tooLarge(s, id);
+    }
     this.pump(s);
   }
 
@@ -159,13 +167,13 @@ export class LocalRouter implements Router {
         this.drop('slow_consumer');
         return;
       }
-      link.sendPublish(msg.topic, msg.payload, 0, retain, undefined);
+      if (!link.sendPublish(msg.topic, msg.payload, 0, retain, undefined)) this.drop('too_large_for_client');
       return;
     }
-    if (link && s.inflight.size < WINDOW && !s.queue.length) {
+    if (link && s.inflight.size < s.window && !s.queue.length) {
       const id = s.allocateId();
       s.inflight.set(id, retain === msg.retain ? msg : { ...msg, retain });
-      link.sendPublish(msg.topic, msg.payload, 1, retain, id);
+      if (!link.sendPublish(msg.topic, msg.payload, 1, retain, id)) this.tooLarge(s, id);
       return;
     }
     if (s.queue.length >= (link ? HARD_LIMIT : this.opts.maxQueued)) {
@@ -178,13 +186,19 @@ export class LocalRouter implements Router {
   private pump(s: Session): void {
     const link = s.link;
     if (!link) return;
-    while (s.queue.length && s.inflight.size < WINDOW) {
+    while (s.queue.length && s.inflight.size < s.window) {
       const m = s.queue.shift()!;
       const id = s.allocateId();
       s.inflight.set(id, m);
-      link.sendPublish(m.topic, m.payload, 1, m.retain, id);
+      if (!link.sendPublish(m.topic, m.payload, 1, m.retain, id)) this.tooLarge(s, id);
     }
     if (s.blocking.size && s.queue.length <= LOW) this.unblock(s);
+  }
+
+  /** MQTT 5 §3.1.2.11.4: a message over the client's maximum packet size is dropped as if delivered */
+  private tooLarge(s: Session, id: number): void {
+    s.inflight.delete(id);
+    this.drop('too_large_for_client');
   }
 
   subscribe(conn: Connection, subs: readonly { filter: string; qos: QoS }[]): void {

@@ -11,13 +11,18 @@ export interface Message {
   readonly retain: boolean;
 }
 
-export type DropCounter = (reason: 'queue_full' | 'slow_consumer' | 'acl_receive' | 'upstream') => void;
+export type DropCounter = (
+  reason: 'queue_full' | 'slow_consumer' | 'acl_receive' | 'upstream' | 'too_large_for_client',
+) => void;
 
 export interface Router {
   /** the upstream broker publishes wills itself (the bridge passes them on at CONNECT) */
   readonly carriesWill: boolean;
-  /** attach a session; resolves to "session present" (MQTT 3.1.1 §3.2.2.2) */
-  open(conn: Connection, cleanSession: boolean): Promise<boolean>;
+  /**
+   * Attach a session; resolves to "session present" (§3.2.2.2). cleanStart discards an old
+   * session; conn.persistent says whether this one outlives the connection.
+   */
+  open(conn: Connection, cleanStart: boolean): Promise<boolean>;
   /** after CONNACK: deliver what the session holds (a persistent session's queue) */
   resume(conn: Connection): void;
   /** resolves when the message is accepted (then QoS 1 is acknowledged to the sender) */

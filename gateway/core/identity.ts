@@ -24,6 +24,7 @@ export type RefusalReason =
   | 'tls_handshake'
   | 'upstream_unavailable'
   | 'will_not_allowed'
+  | 'bad_auth_method'
   | 'server_shutting_down';
 
 export interface PeerFacts {

@@ -30,7 +30,7 @@ export class UpstreamRouter implements Router {
     private readonly drop: DropCounter,
   ) {}
 
-  async open(conn: Connection, cleanSession: boolean): Promise<boolean> {
+  async open(conn: Connection, _cleanStart: boolean): Promise<boolean> {
     const pending = new Map<number, () => void>();
     let nextId = 1;
     let early: (() => void)[] | undefined = [];
@@ -46,21 +46,27 @@ export class UpstreamRouter implements Router {
         return;
       }
       if (m.qos === 0) {
-        conn.sendPublish(m.topic, m.payload, 0, m.retain, undefined);
+        if (!conn.sendPublish(m.topic, m.payload, 0, m.retain, undefined)) this.drop('too_large_for_client');
         return;
       }
       let id = nextId;
       while (pending.has(id)) id = id === 65_535 ? 1 : id + 1;
       nextId = id === 65_535 ? 1 : id + 1;
       pending.set(id, ack);
-      conn.sendPublish(m.topic, m.payload, 1, m.retain, id, m.dup);
+      if (!conn.sendPublish(m.topic, m.payload, 1, m.retain, id, m.dup)) {
+        pending.delete(id); // MQTT 5 §3.1.2.11.4: dropped as if delivered
+        ack();
+        this.drop('too_large_for_client');
+      }
     };
     let client: MqttClient;
     try {
       client = await MqttClient.connect({
         url: this.url,
         clientId: conn.clientId,
-        clean: cleanSession,
+        // the upstream speaks 3.1.1: one flag says both (an MQTT 5 device asking for a clean
+        // start of a persistent session resumes the upstream one)
+        clean: !conn.persistent,
         keepAlive: 60,
         will: conn.will,
         connectTimeoutMs: 5000,

@@ -96,3 +96,50 @@ describe('topic matching', () => {
     expect(topicMatches(f, t)).toBe(want);
   });
 });
+
+describe('MQTT 5', () => {
+  const v5connect = Buffer.from([
+    0x10, 25, 0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 0x02, 0, 60,
+    // properties: session expiry 3600, receive maximum 10
+    8, 0x11, 0, 0, 0x0e, 0x10, 0x21, 0, 10,
+    // client id "cam-1"
+    0, 5, 0x63, 0x61, 0x6d, 0x2d, 0x31,
+  ]);
+  v5connect[1] = v5connect.length - 2;
+
+  it('reads CONNECT properties and then every later packet as MQTT 5', () => {
+    const parser = new MqttParser(1 << 20);
+    const got: Packet[] = [];
+    const publish = Buffer.from([0x32, 9, 0, 1, 0x74, 0, 7, 2, 0x01, 1, 0x78]); // topic t, id 7, payload format 1, "x"
+    parser.feed(Buffer.concat([v5connect, publish]), (p) => got.push(p));
+    const c = got[0] as Extract<Packet, { type: 'connect' }>;
+    expect(c).toMatchObject({ protocolLevel: 5, clientId: 'cam-1', cleanSession: true });
+    expect(c.properties?.get(0x11)).toBe(3600);
+    expect(c.properties?.get(0x21)).toBe(10);
+    expect(got[1]).toMatchObject({ type: 'publish', topic: 't', id: 7 });
+    expect((got[1] as { payload: Buffer }).payload.toString()).toBe('x');
+    expect((got[1] as Extract<Packet, { type: 'publish' }>).properties?.get(0x01)).toBe(1);
+  });
+
+  it('refuses a repeated property and bad subscription options', () => {
+    const twice = Buffer.from([
+      0x10, 23, 0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 0x02, 0, 60, 6, 0x21, 0, 1, 0x21, 0, 2, 0, 0,
+    ]);
+    twice[1] = twice.length - 2;
+    expect(() => parse(twice)).toThrow(/twice/);
+    const parser = new MqttParser(1 << 20);
+    parser.feed(v5connect, () => {});
+    const badOptions = Buffer.from([0x82, 7, 0, 1, 0, 0, 1, 0x61, 0xc1]); // reserved bits 6-7 set
+    expect(() => parser.feed(badOptions, () => {})).toThrow(/subscription options/);
+  });
+
+  it('reads DISCONNECT with a reason code and acknowledgements in short form', () => {
+    const parser = new MqttParser(1 << 20);
+    const got: Packet[] = [];
+    parser.feed(Buffer.concat([v5connect, Buffer.from([0x40, 2, 0, 9]), Buffer.from([0xe0, 1, 0x04])]), (p) =>
+      got.push(p),
+    );
+    expect(got[1]).toEqual({ type: 'puback', id: 9, reasonCode: 0 });
+    expect(got[2]).toEqual({ type: 'disconnect', reasonCode: 4 });
+  });
+});

@@ -1,71 +1,21 @@
-// MQTT 3.1.1 wire codec: a streaming parser that turns TCP/TLS chunks into packets, and
-// encoders for every packet. Strict: a malformed packet throws MqttProtocolError and the
+// MQTT 3.1.1 and 5.0 wire codec: a streaming parser that turns TCP/TLS chunks into packets,
+// and encoders for every packet (MQTT 5 encoders in encode-v5.ts). Strict: a malformed packet throws MqttProtocolError and the
 // caller closes the connection, as the spec asks (§4.8). Spec clauses are cited inline.
-import type { ConnectPacket, Packet, PublishPacket, QoS, SubscribePacket, Will } from './packets.ts';
+import type {
+  ConnectPacket,
+  Packet,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubscribePacket,
+  Subscription,
+  Will,
+} from './packets.ts';
+import { readProperties } from './properties.ts';
 import { TYPE_CODE } from './packets.ts';
+import { MqttProtocolError, Reader } from './reader.ts';
 
-export class MqttProtocolError extends Error {
-  override readonly name = 'MqttProtocolError';
-}
-
-const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A UTF-8 encoded string field (§1.5.3): length-prefixed, well-formed, no U+0000. */
-function utf8(buf: Buffer, start: number, end: number, what: string): string {
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    const b = buf[i]!;
-    if (b === 0) throw new MqttProtocolError(`${what} contains U+0000`); // [MQTT-1.5.3-2]
-    if (b > 0x7f) ascii = false;
-  }
-  if (ascii) return buf.toString('latin1', start, end);
-  try {
-    return fatalUtf8.decode(buf.subarray(start, end)); // [MQTT-1.5.3-1]
-  } catch {
-    throw new MqttProtocolError(`${what} is not well-formed UTF-8`);
-  }
-}
-
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Buffer,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-  need(n: number, what: string) {
-    if (this.pos + n > this.end) throw new MqttProtocolError(`packet too short for ${what}`);
-  }
-  u8(what: string): number {
-    this.need(1, what);
-    return this.buf[this.pos++]!;
-  }
-  u16(what: string): number {
-    this.need(2, what);
-    const v = (this.buf[this.pos]! << 8) | this.buf[this.pos + 1]!;
-    this.pos += 2;
-    return v;
-  }
-  bytes(what: string): Buffer {
-    const n = this.u16(what);
-    this.need(n, what);
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
-  }
-  string(what: string): string {
-    const n = this.u16(what);
-    this.need(n, what);
-    const s = utf8(this.buf, this.pos, this.pos + n, what);
-    this.pos += n;
-    return s;
-  }
-  done(what: string) {
-    if (this.pos !== this.end) throw new MqttProtocolError(`${what} has ${this.end - this.pos} extra bytes`);
-  }
-}
+export { MqttProtocolError } from './reader.ts';
 
 const packetId = (r: Reader, what: string) => {
   const id = r.u16(`${what} packet identifier`);
@@ -85,8 +35,8 @@ function decodeConnect(r: Reader, flags: number): ConnectPacket {
   const f = r.u8('connect flags');
   if (f & 1) throw new MqttProtocolError('CONNECT reserved flag set'); // [MQTT-3.1.2-3]
   const keepAlive = r.u16('keep alive');
-  if (protocolLevel > 4) {
-    // MQTT 5 puts properties here; the caller refuses level 5 before reading further.
+  if (protocolLevel > 5) {
+    // a level this gateway does not speak: the caller answers CONNACK 0x01 [MQTT-3.1.2-2]
     return {
       type: 'connect',
       protocolLevel,
@@ -98,11 +48,14 @@ function decodeConnect(r: Reader, flags: number): ConnectPacket {
       password: undefined,
     };
   }
+  const v5 = protocolLevel === 5;
+  const properties = v5 ? readProperties(r, 'CONNECT') : undefined;
   const clientId = r.string('client identifier');
   let will: Will | undefined;
   const willQos = (f >> 3) & 3;
   if (f & 4) {
     if (willQos === 3) throw new MqttProtocolError('will QoS 3'); // [MQTT-3.1.2-14]
+    if (v5) readProperties(r, 'will'); // will delay, expiry, content type: not kept
     const topic = r.string('will topic');
     checkTopicName(topic, 'will topic');
     const payload = Buffer.from(r.bytes('will message'));
@@ -111,7 +64,7 @@ function decodeConnect(r: Reader, flags: number): ConnectPacket {
     throw new MqttProtocolError('will QoS/retain set without a will'); // [MQTT-3.1.2-13/15]
   }
   const username = f & 0x80 ? r.string('user name') : undefined;
-  if (f & 0x40 && !(f & 0x80)) throw new MqttProtocolError('password without user name'); // [MQTT-3.1.2-22]
+  if (!v5 && f & 0x40 && !(f & 0x80)) throw new MqttProtocolError('password without user name'); // [MQTT-3.1.2-22]
   const password = f & 0x40 ? r.bytes('password') : undefined;
   r.done('CONNECT');
   return {
@@ -123,6 +76,7 @@ function decodeConnect(r: Reader, flags: number): ConnectPacket {
     will,
     username,
     password,
+    properties,
   };
 }
 
@@ -147,7 +101,7 @@ export function checkTopicFilter(filter: string): void {
   }
 }
 
-function decodePublish(r: Reader, flags: number): PublishPacket {
+function decodePublish(r: Reader, flags: number, v: ProtocolVersion): PublishPacket {
   const qos = (flags >> 1) & 3;
   if (qos === 3) throw new MqttProtocolError('PUBLISH QoS 3'); // [MQTT-3.3.1-4]
   const dup = !!(flags & 8);
@@ -155,27 +109,49 @@ function decodePublish(r: Reader, flags: number): PublishPacket {
   const topic = r.string('topic name');
   checkTopicName(topic);
   const id = qos > 0 ? packetId(r, 'PUBLISH') : undefined;
+  const properties = v === 5 ? readProperties(r, 'PUBLISH') : undefined;
   const payload = r.buf.subarray(r.pos, r.end);
-  return { type: 'publish', topic, payload, qos: qos as QoS, retain: !!(flags & 1), dup, id };
+  return { type: 'publish', topic, payload, qos: qos as QoS, retain: !!(flags & 1), dup, id, properties };
 }
 
-function decodeSubscribe(r: Reader): SubscribePacket {
+function decodeSubscribe(r: Reader, v: ProtocolVersion): SubscribePacket {
   const id = packetId(r, 'SUBSCRIBE');
-  const subscriptions: { filter: string; qos: QoS }[] = [];
+  const properties = v === 5 ? readProperties(r, 'SUBSCRIBE') : undefined;
+  const subscriptions: Subscription[] = [];
   while (r.pos < r.end) {
     const filter = r.string('topic filter');
     checkTopicFilter(filter);
-    const q = r.u8('requested QoS');
-    if (q > 2) throw new MqttProtocolError('requested QoS byte has reserved bits'); // [MQTT-3.8.3-4]
-    subscriptions.push({ filter, qos: q as QoS });
+    const o = r.u8('subscription options');
+    if (v === 4) {
+      if (o > 2) throw new MqttProtocolError('requested QoS byte has reserved bits'); // [MQTT-3.8.3-4]
+      subscriptions.push({ filter, qos: o as QoS });
+      continue;
+    }
+    // MQTT 5 §3.8.3.1: QoS (bits 0-1), No Local, Retain As Published, Retain Handling (4-5)
+    if ((o & 3) === 3 || o & 0xc0 || o >> 4 === 3) {
+      throw new MqttProtocolError('bad subscription options'); // [MQTT-3.8.3-5]
+    }
+    subscriptions.push({
+      filter,
+      qos: (o & 3) as QoS,
+      noLocal: !!(o & 4),
+      retainAsPublished: !!(o & 8),
+      retainHandling: ((o >> 4) & 3) as 0 | 1 | 2,
+    });
   }
   if (!subscriptions.length) throw new MqttProtocolError('SUBSCRIBE without topic filters'); // [MQTT-3.8.3-3]
-  return { type: 'subscribe', id, subscriptions };
+  return { type: 'subscribe', id, subscriptions, properties };
 }
 
 const FLAGS_0010 = new Set([TYPE_CODE.pubrel, TYPE_CODE.subscribe, TYPE_CODE.unsubscribe]);
 
-export function decodePacket(buf: Buffer, start: number, end: number, header: number): Packet {
+export function decodePacket(
+  buf: Buffer,
+  start: number,
+  end: number,
+  header: number,
+  v: ProtocolVersion = 4,
+): Packet {
   const type = header >> 4;
   const flags = header & 0x0f;
   const r = new Reader(buf, start, end);
@@ -193,7 +169,7 @@ export function decodePacket(buf: Buffer, start: number, end: number, header: nu
       return { type: 'connack', sessionPresent: !!(ack & 1), returnCode };
     }
     case TYPE_CODE.publish:
-      return decodePublish(r, flags);
+      return decodePublish(r, flags, v);
     case TYPE_CODE.puback:
     case TYPE_CODE.pubrec:
     case TYPE_CODE.pubrel:
@@ -202,18 +178,27 @@ export function decodePacket(buf: Buffer, start: number, end: number, header: nu
       const names = { 4: 'puback', 5: 'pubrec', 6: 'pubrel', 7: 'pubcomp', 11: 'unsuback' } as const;
       const name = names[type as keyof typeof names];
       const id = packetId(r, name);
+      if (v === 5 && type === TYPE_CODE.unsuback) {
+        readProperties(r, name);
+        return { type: name, id, reasonCode: r.remaining ? r.u8('reason code') : 0 };
+      }
+      // MQTT 5 §3.4.2.1: the reason code and properties may be left out
+      const reasonCode = v === 5 && r.remaining ? r.u8('reason code') : 0;
+      if (v === 5 && r.remaining) readProperties(r, name);
       r.done(name);
-      return { type: name, id };
+      return { type: name, id, reasonCode };
     }
     case TYPE_CODE.subscribe:
-      return decodeSubscribe(r);
+      return decodeSubscribe(r, v);
     case TYPE_CODE.suback: {
       const id = packetId(r, 'SUBACK');
+      if (v === 5) readProperties(r, 'SUBACK');
       const codes = [...buf.subarray(r.pos, end)];
       return { type: 'suback', id, codes };
     }
     case TYPE_CODE.unsubscribe: {
       const id = packetId(r, 'UNSUBSCRIBE');
+      if (v === 5) readProperties(r, 'UNSUBSCRIBE');
       const filters: string[] = [];
       while (r.pos < r.end) {
         const f = r.string('topic filter');
@@ -223,11 +208,17 @@ export function decodePacket(buf: Buffer, start: number, end: number, header: nu
       if (!filters.length) throw new MqttProtocolError('UNSUBSCRIBE without topic filters'); // [MQTT-3.10.3-2]
       return { type: 'unsubscribe', id, filters };
     }
+    case TYPE_CODE.disconnect: {
+      // MQTT 5 §3.14.2: reason code and properties, each optional
+      const reasonCode = v === 5 && r.remaining ? r.u8('reason code') : 0;
+      if (v === 5 && r.remaining) readProperties(r, 'DISCONNECT');
+      r.done('DISCONNECT');
+      return { type: 'disconnect', reasonCode };
+    }
     case TYPE_CODE.pingreq:
     case TYPE_CODE.pingresp:
-    case TYPE_CODE.disconnect:
       r.done('packet');
-      return { type: type === 12 ? 'pingreq' : type === 13 ? 'pingresp' : 'disconnect' };
+      return { type: type === 12 ? 'pingreq' : 'pingresp' };
     default:
       throw new MqttProtocolError(`reserved packet type ${type}`);
   }
@@ -239,6 +230,8 @@ export function decodePacket(buf: Buffer, start: number, end: number, header: nu
  */
 export class MqttParser {
   private rest: Buffer | undefined;
+  /** set to 5 once a CONNECT says so: packets after it are read as MQTT 5 */
+  version: ProtocolVersion = 4;
   constructor(private readonly maxPacketBytes: number) {}
 
   feed(chunk: Buffer, onPacket: (p: Packet) => void): void {
@@ -271,7 +264,9 @@ export class MqttParser {
       if (buf.length < i + len) break;
       const header = buf[pos]!;
       pos = i + len;
-      onPacket(decodePacket(buf, i, pos, header));
+      const p = decodePacket(buf, i, pos, header, this.version);
+      if (p.type === 'connect' && p.protocolLevel === 5) this.version = 5;
+      onPacket(p);
     }
     if (pos < buf.length) {
       // Keep the partial packet; copy so the (possibly large) chunk can be freed.
@@ -304,13 +299,15 @@ export function encodePublish(
   retain: boolean,
   id: number | undefined,
   dup = false,
+  v: ProtocolVersion = 4,
 ): Buffer {
   const topicLen = typeof topic === 'string' ? Buffer.byteLength(topic) : topic.length;
-  const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + payload.length;
+  const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + (v === 5 ? 1 : 0) + payload.length;
   const { out, pos: p0 } = header(0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0), remaining, remaining);
   let pos = out.writeUInt16BE(topicLen, p0);
   pos += typeof topic === 'string' ? out.write(topic, pos) : topic.copy(out, pos);
   if (qos > 0) pos = out.writeUInt16BE(id!, pos);
+  if (v === 5) out[pos++] = 0; // no properties
   payload.copy(out, pos);
   return out;
 }
