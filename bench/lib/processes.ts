@@ -26,6 +26,12 @@ export async function waitFor(
   }
 }
 
+// A bench that fails half-way must not leave its servers running.
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
 export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   // not detached: `openssl ocsp -multi` makes its own process group and kills its children on SIGTERM
   const p = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -33,7 +39,9 @@ export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv): Chil
   p.stderr!.on('data', (c: Buffer) => {
     err = (err + c.toString()).slice(-4000);
   });
+  running.add(p);
   p.on('exit', (code) => {
+    running.delete(p);
     if (code && code !== 0 && code !== 143) process.stderr.write(`${cmd} exited ${code}: ${err}\n`);
   });
   return p;
