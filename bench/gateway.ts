@@ -33,6 +33,8 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? 'connects,qos1,qos0,memory').spl
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 3);
 const CONNECT_CONCURRENCY = 16;
+// load generator threads for the connect phase (BENCH_CONNECT_WORKERS, default 2)
+const CONNECT_WORKERS = Number(process.env.BENCH_CONNECT_WORKERS ?? 2);
 const BIN = join(import.meta.dirname, '..', 'bin', 'edgeseal.mjs');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -208,7 +210,13 @@ const rss = (pid: number) => rssKiB(pid, (p) => readFileSync(p, 'utf8'));
 try {
   for (const t of ONLY.has('connects') ? targets : []) {
     log(`${t.name}: connects/s at ${CONNECT_CONCURRENCY} concurrent…`);
-    results[t.name]!.connects = await connectRate(t, devices.slice(0, CONNECT_CONCURRENCY), root, SECONDS);
+    results[t.name]!.connects = await connectRate(
+      t,
+      devices.slice(0, CONNECT_CONCURRENCY),
+      root,
+      SECONDS,
+      CONNECT_WORKERS,
+    );
   }
   const pubs = devices.slice(CONNECT_CONCURRENCY, CONNECT_CONCURRENCY + PUBLISHERS);
   for (const qos of ([1, 0] as const).filter((q) => ONLY.has(`qos${q}`))) {

@@ -37,16 +37,17 @@ function processGauges(): Record<string, number> {
 
 function peerFacts(c: Connection): PeerFacts {
   const s = c.socket;
-  const cert = s.getPeerCertificate();
-  const has = !!cert && Object.keys(cert).length > 0;
+  // The X509Certificate view reads only the fields asked for (getPeerCertificate() renders
+  // every field of the certificate into a JS object at each handshake).
+  const cert = s.getPeerX509Certificate();
   return {
     authorized: s.authorized,
     verifyError: s.authorizationError
       ? String((s.authorizationError as Error & { code?: string }).code ?? s.authorizationError)
       : undefined,
-    subjectAltName: has ? (cert.subjectaltname ?? '') : undefined,
-    serialNumber: has ? cert.serialNumber : undefined,
-    notAfter: has ? Date.parse(cert.valid_to) : undefined,
+    subjectAltName: cert ? (cert.subjectAltName ?? '') : undefined,
+    serialNumber: cert?.serialNumber,
+    notAfter: cert ? Date.parse(cert.validTo) : undefined,
   };
 }
 
