@@ -252,7 +252,11 @@ export class Broker {
       c.principal = undefined;
       return this.refuse(c, 'upstream_unavailable', (err as Error).message, principal);
     }
-    if (c.socket.destroyed) return;
+    if (c.socket.destroyed) {
+      // the device left while its session was being opened (upstream): end that session too
+      this.router.close(c, !c.will);
+      return;
+    }
     c.write(
       connackAccepted(c, present, {
         assignedClientId: p.clientId === '' ? clientId : undefined,
