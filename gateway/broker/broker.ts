@@ -131,7 +131,7 @@ export class Broker {
         this.router.acked(c, p.id);
         return;
       case 'pubrel':
-        c.qos2.delete(p.id);
+        c.qos2?.delete(p.id);
         c.write(pubcomp(c, p.id));
         return;
       case 'subscribe':
@@ -354,6 +354,7 @@ export class Broker {
     }
     if (p.qos === 2) {
       // Exactly-once in: route on first receipt only, until PUBREL (§4.3.3).
+      c.qos2 ??= new Set();
       const seen = c.qos2.has(p.id!);
       c.qos2.add(p.id!);
       if (seen) {

@@ -35,7 +35,7 @@ export class Connection {
   lastIn: number;
   readonly openedAt: number;
   /** QoS 2 packet ids received and not yet released (PUBREL) */
-  readonly qos2 = new Set<number>();
+  qos2: Set<number> | undefined; // allocated on the first QoS 2 message: most clients never send one
   /** CONNACK sent: packets may be routed (before that they wait in `early`) */
   ready = false;
   early: Packet[] | undefined;

@@ -27,8 +27,8 @@ const MAX_BACKLOG = 4 * 1024 * 1024;
 
 class Session {
   link: Connection | undefined;
-  /** publishers paused until this session's queue drains */
-  readonly blocking = new Set<Connection>();
+  /** publishers paused until this session's queue drains (allocated when first needed) */
+  blocking: Set<Connection> | undefined;
   readonly subs = new Map<string, QoS>();
   readonly inflight = new Map<number, Message>();
   queue: Message[] = [];
@@ -128,16 +128,17 @@ export class LocalRouter implements Router {
       const q = Math.min(msg.qos, subQos, 1) as QoS;
       this.deliver(s, msg, q, false);
       const link = s.link;
-      if (!link || s.blocking.has(from)) continue;
+      if (!link || s.blocking?.has(from)) continue;
       if (q === 1 ? s.queue.length >= HIGH : link.backlog() >= BACKLOG_HIGH) this.block(from, s);
     }
   }
 
   private block(from: Connection, s: Session): void {
+    s.blocking ??= new Set();
     if (!s.blocking.size) {
       // QoS 0 backlog: released when the subscriber's socket drains
       s.link?.socket.once('drain', () => {
-        if (!s.queue.length || s.queue.length <= LOW) this.unblock(s);
+        if (s.queue.length <= LOW) this.unblock(s);
       });
     }
     s.blocking.add(from);
@@ -148,11 +149,12 @@ export class LocalRouter implements Router {
   }
 
   private unblock(s: Session): void {
+    if (!s.blocking) return;
     for (const c of s.blocking) {
       c.blockedBy?.delete(s);
       if (!c.blockedBy?.size && c.state !== 'closed') c.socket.resume();
     }
-    s.blocking.clear();
+    s.blocking = undefined;
   }
 
   private deliver(s: Session, msg: Message, qos: QoS, retain: boolean): void {
@@ -192,7 +194,7 @@ export class LocalRouter implements Router {
       s.inflight.set(id, m);
       if (!link.sendPublish(m.topic, m.payload, 1, m.retain, id)) this.tooLarge(s, id);
     }
-    if (s.blocking.size && s.queue.length <= LOW) this.unblock(s);
+    if (s.blocking && s.queue.length <= LOW) this.unblock(s);
   }
 
   /** MQTT 5 §3.1.2.11.4: a message over the client's maximum packet size is dropped as if delivered */
