@@ -311,7 +311,10 @@ export class Broker {
       keep ? 'request denied' : 'closing: request denied',
     );
     if (keep) {
-      c.write(publishAck(c, pub.qos as 1 | 2, pub.id!, DENIAL_REASON[reason]!, detail));
+      const ack = publishAck(c, pub.qos as 1 | 2, pub.id!, DENIAL_REASON[reason]!, detail);
+      if (c.ackChain)
+        c.ackChain = c.ackChain.then(() => c.write(ack)); // keep the order
+      else c.write(ack);
       return;
     }
     disconnect(c, DENIAL_REASON[reason] ?? REASON.unspecified, reason, detail);
@@ -370,12 +373,18 @@ export class Broker {
       return;
     }
     const ack = publishAck(c, p.qos, p.id!);
-    if (!r) {
+    if (!r && !c.ackChain) {
       c.write(ack);
       return;
     }
-    r.then(
-      () => c.write(ack),
+    // Acknowledgements leave in the order the messages came [MQTT-4.6.0-2], also when the
+    // router holds one back (flow control) or waits for an upstream broker.
+    const next = (c.ackChain ?? Promise.resolve()).then(() => r).then(() => c.write(ack));
+    c.ackChain = next;
+    next.then(
+      () => {
+        if (c.ackChain === next) c.ackChain = undefined;
+      },
       (err) => this.fail(c, err),
     );
   }

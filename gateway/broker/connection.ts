@@ -39,6 +39,8 @@ export class Connection {
   /** CONNACK sent: packets may be routed (before that they wait in `early`) */
   ready = false;
   early: Packet[] | undefined;
+  /** the last acknowledgement still to be sent, when some wait (in order) */
+  ackChain: Promise<void> | undefined;
   /** sessions whose full queues keep this publisher paused (local router flow control) */
   blockedBy: Set<unknown> | undefined;
   /** state the router keeps for this connection */

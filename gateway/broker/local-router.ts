@@ -11,10 +11,12 @@ import type { DropCounter, Message, Router } from './router.ts';
 /** QoS 1 messages in flight to one client before further ones wait in its queue */
 const WINDOW = 128;
 /**
- * Flow control: when an online client's QoS 1 queue passes HIGH, the publishers feeding it
- * stop being read (their sockets pause) until it drains below LOW. Nothing acknowledged is
- * dropped for an online subscriber; the load waits in TCP instead. Offline sessions keep
- * up to maxQueued messages and drop beyond (counted), so they never hold publishers back.
+ * Flow control: when an online client's QoS 1 queue passes HIGH, the acknowledgements of
+ * the QoS 1 messages feeding it wait until it drains below LOW, so each publisher is held
+ * by its own window; when a client's socket backlog passes BACKLOG_HIGH, QoS 0 publishers
+ * feeding it stop being read until it drains. Nothing acknowledged is dropped for an online
+ * subscriber. Offline sessions keep up to maxQueued messages and drop beyond (counted), so
+ * they never hold publishers back.
  */
 const HIGH = 256;
 const LOW = 64;
@@ -27,8 +29,10 @@ const MAX_BACKLOG = 4 * 1024 * 1024;
 
 class Session {
   link: Connection | undefined;
-  /** publishers paused until this session's queue drains (allocated when first needed) */
+  /** QoS 0 publishers paused until this client's socket drains (allocated when first needed) */
   blocking: Set<Connection> | undefined;
+  /** acknowledgements to QoS 1 publishers held until this session's queue drains */
+  waiters: (() => void)[] | undefined;
   readonly subs = new Map<string, QoS>();
   readonly inflight = new Map<number, Message>();
   queue: Message[] = [];
@@ -102,7 +106,7 @@ export class LocalRouter implements Router {
     this.pump(s);
   }
 
-  publish(from: Connection, msg: Message): void {
+  publish(from: Connection, msg: Message): void | Promise<void> {
     if (msg.retain) {
       // [MQTT-3.3.1-10/11] an empty retained message clears the topic
       if (msg.payload.length === 0) this.retained.delete(msg.topic);
@@ -123,23 +127,45 @@ export class LocalRouter implements Router {
       }
     }
     if (!targets) return;
+    let wait: Promise<void>[] | undefined;
     // A forwarded message carries retain=false (§3.3.1.3: only retained copies sent on subscribe keep it).
     for (const [s, subQos] of targets) {
       const q = Math.min(msg.qos, subQos, 1) as QoS;
       this.deliver(s, msg, q, false);
       const link = s.link;
-      if (!link || s.blocking?.has(from)) continue;
-      if (q === 1 ? s.queue.length >= HIGH : link.backlog() >= BACKLOG_HIGH) this.block(from, s);
+      if (!link) continue;
+      if (q === 1) {
+        // QoS 1 into a full queue: the publisher's acknowledgement waits until it drains,
+        // so the publisher's own window (its unacknowledged messages) holds it back.
+        if (s.queue.length >= HIGH) {
+          wait ??= [];
+          wait.push(this.drained(s));
+        }
+      } else if (link.backlog() >= BACKLOG_HIGH && !s.blocking?.has(from)) {
+        this.block(from, s); // QoS 0 has no acknowledgement to hold: stop reading the publisher
+      }
     }
+    return wait ? Promise.all(wait).then(() => undefined) : undefined;
+  }
+
+  private drained(s: Session): Promise<void> {
+    return new Promise((resolve) => {
+      s.waiters ??= [];
+      s.waiters.push(resolve);
+    });
+  }
+
+  private release(s: Session): void {
+    const w = s.waiters;
+    s.waiters = undefined;
+    if (w) for (const resolve of w) resolve();
   }
 
   private block(from: Connection, s: Session): void {
     s.blocking ??= new Set();
     if (!s.blocking.size) {
       // QoS 0 backlog: released when the subscriber's socket drains
-      s.link?.socket.once('drain', () => {
-        if (s.queue.length <= LOW) this.unblock(s);
-      });
+      s.link?.socket.once('drain', () => this.unblock(s));
     }
     s.blocking.add(from);
     from.blockedBy ??= new Set();
@@ -194,7 +220,7 @@ export class LocalRouter implements Router {
       s.inflight.set(id, m);
       if (!link.sendPublish(m.topic, m.payload, 1, m.retain, id)) this.tooLarge(s, id);
     }
-    if (s.blocking && s.queue.length <= LOW) this.unblock(s);
+    if (s.waiters && s.queue.length <= LOW) this.release(s);
   }
 
   /** MQTT 5 §3.1.2.11.4: a message over the client's maximum packet size is dropped as if delivered */
@@ -255,7 +281,9 @@ export class LocalRouter implements Router {
     const s = conn.routerState as Session | undefined;
     if (!s || s.link !== conn) return; // taken over by a newer connection
     s.link = undefined;
-    this.unblock(s); // offline: it queues up to maxQueued and no longer holds anyone back
+    // offline: it queues up to maxQueued and no longer holds anyone back
+    this.unblock(s);
+    this.release(s);
     if (s.clean) this.remove(s);
     else s.expiresAt = this.opts.now() + this.opts.sessionExpiryMs;
   }
@@ -272,6 +300,7 @@ export class LocalRouter implements Router {
 
   private remove(s: Session): void {
     this.unblock(s);
+    this.release(s);
     for (const f of s.subs.keys()) this.unindex(s, f);
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
   }
