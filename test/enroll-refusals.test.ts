@@ -114,10 +114,19 @@ describe('EST simpleenroll refusals', () => {
     await expectRefused(() => enroll(batch, b64(csr)), 400, /signature does not verify/, 'ERR_CSR_SIGNATURE');
   });
 
-  it('an oversized body', async () => {
-    const r = await enroll(batch, 'A'.repeat(200_000));
+  it('an oversized body, audited although no handler saw it', async () => {
+    const r = await expectRefused(
+      () => enroll(batch, 'A'.repeat(200_000)),
+      413,
+      /larger than 65536 bytes/,
+      'ERR_BODY_TOO_LARGE',
+    );
     expect(r.status).toBe(413);
-    expect(r.body.toString()).toMatch(/larger than 65536 bytes/);
+    expect(await lastRefusal()).toMatchObject({
+      actor: `unverified:batch:${batch.id}`,
+      action: 'http.request',
+      subject: 'POST /.well-known/est/simpleenroll',
+    });
   });
 
   it('the wrong content type', () =>

@@ -14,6 +14,7 @@ import type { AuditLogStore } from '../store/audit-log.ts';
 import type { TransparencyLog } from '../transparency/tlog.ts';
 import type { InventoryStore } from '../store/inventory-store.ts';
 import type { TokenService } from '../core/tokens.ts';
+import { basicCredential } from './auth.ts';
 import type { AppEnv } from './env.ts';
 import { estRoutes } from './est.ts';
 import { openApiDocument } from './openapi.ts';
@@ -51,6 +52,16 @@ export interface AppDeps {
   readonly health: () => Promise<void>;
 }
 
+/** `unverified:<token id>` or `unverified:batch:<id>` from an Authorization header, else anonymous */
+function claimedActor(header: string | undefined): string {
+  const bearer = /^Bearer\s+(tok_[a-z0-9]{1,32})\./i.exec(header ?? '');
+  if (bearer) return `unverified:${bearer[1]}`;
+  const basic = basicCredential(header);
+  return basic && /^[A-Za-z0-9_-]{1,64}$/.test(basic.batchId)
+    ? `unverified:batch:${basic.batchId}`
+    : 'anonymous';
+}
+
 export function createApp(d: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestLog(d.log));
@@ -58,7 +69,20 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
     '*',
     bodyLimit({
       maxSize: d.maxBodyBytes,
-      onError: () => {
+      onError: async (c) => {
+        // Refused before any handler: audited here, like every other refusal. The caller
+        // is named only as far as it claimed to be (nothing was verified).
+        await d.issuanceStore
+          .appendAudit({
+            at: d.clock.now(),
+            actor: claimedActor(c.req.header('authorization')),
+            action: 'http.request',
+            outcome: 'refused',
+            subject: `${c.req.method} ${c.req.path}`,
+            reason: 'ERR_BODY_TOO_LARGE',
+            details: { limit_bytes: d.maxBodyBytes },
+          })
+          .catch((err) => d.log.error({ err }, 'could not audit a 413 refusal'));
         throw new EdgesealError('ERR_BODY_TOO_LARGE', `request body is larger than ${d.maxBodyBytes} bytes`);
       },
     }),
