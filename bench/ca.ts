@@ -7,12 +7,12 @@
 // default postgres://postgres@127.0.0.1:5432/test, skipped if unreachable), BENCH_CSRS.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { toPem } from '../lib/pem.ts';
 import { makeCsrs } from './lib/csrs.ts';
+import { httpsJson } from './lib/https-json.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
 import { freePort, have, start, stop, waitFor } from './lib/processes.ts';
 
@@ -28,30 +28,6 @@ log(`making ${nCsrs} distinct P-256 CSRs…`);
 const csrs = makeCsrs(nCsrs);
 const csrB64 = csrs.map((d) => d.toString('base64'));
 const csrPem = csrs.map((d) => toPem('CERTIFICATE REQUEST', d));
-
-function apiPost(url: string, ca: string, token: string, body: unknown): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        ca,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      },
-      (res) => {
-        let t = '';
-        res.on('data', (c) => {
-          t += c;
-        });
-        res.on('end', () =>
-          res.statusCode === 201 ? resolve(JSON.parse(t)) : reject(new Error(`${res.statusCode} ${t}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
 
 async function benchEdgeseal(databaseUrl: string | undefined): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeseal-bench-'));
@@ -71,10 +47,10 @@ async function benchEdgeseal(databaseUrl: string | undefined): Promise<LoadResul
     const base = `https://localhost:${https}`;
     const ca = readFileSync(join(dir, 'ca', 'root.pem'), 'utf8');
     const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
-    const batch = await apiPost(`${base}/v1/batches`, ca, token, {
-      hardware_model: 'bench',
-      quota: 10_000_000,
-      expires_in: '1d',
+    const batch = await httpsJson<{ id: string; secret: string }>(`${base}/v1/batches`, ca, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: { hardware_model: 'bench', quota: 10_000_000, expires_in: '1d' },
     });
     const auth = `Basic ${Buffer.from(`${batch.id}:${batch.secret}`).toString('base64')}`;
     let i = 0;

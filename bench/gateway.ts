@@ -12,20 +12,13 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toPem } from '../lib/pem.ts';
 import { buildCsr } from '../lib/x509/build-csr.ts';
-import {
-  connectRate,
-  type Device,
-  memoryPerConnection,
-  rssKiB,
-  type Target,
-  throughput,
-} from './lib/mqtt-load.ts';
-import { freePort, have, start, stop, waitFor } from './lib/processes.ts';
+import { connectRate, type Device, memoryPerConnection, type Target, throughput } from './lib/mqtt-load.ts';
+import { httpsJson } from './lib/https-json.ts';
+import { freePort, have, rssKiB, start, stop, waitFor } from './lib/processes.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 // BENCH_ONLY=connects,qos1,qos0,memory runs some phases (for profiling); default all
@@ -39,32 +32,6 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'edgeseal.mjs');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 if (!have('mosquitto')) throw new Error('bench:gateway needs mosquitto (apt-get install mosquitto)');
-
-function call<T>(
-  url: string,
-  ca: string,
-  init: { method: string; headers: Record<string, string>; body?: unknown },
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: init.method, ca, headers: { 'content-type': 'application/json', ...init.headers } },
-      (res) => {
-        let t = '';
-        res.on('data', (c) => {
-          t += c;
-        });
-        res.on('end', () =>
-          (res.statusCode ?? 500) < 300
-            ? resolve(JSON.parse(t) as T)
-            : reject(new Error(`${url}: ${res.statusCode} ${t}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(init.body === undefined ? undefined : JSON.stringify(init.body));
-  });
-}
 
 // ---- the control plane, and identities issued by it ----
 const dir = mkdtempSync(join(tmpdir(), 'edgeseal-bench-gw-'));
@@ -97,7 +64,7 @@ const bearer = { authorization: `Bearer ${admin}` };
 
 const nDevices = Math.max(CONNECTIONS, CONNECT_CONCURRENCY + PUBLISHERS);
 log(`issuing ${nDevices} device certificates…`);
-const batch = await call<{ id: string; secret: string }>(`${cpUrl}/v1/batches`, root, {
+const batch = await httpsJson<{ id: string; secret: string }>(`${cpUrl}/v1/batches`, root, {
   method: 'POST',
   headers: bearer,
   body: { hardware_model: 'bench', quota: nDevices + 10, expires_in: '2h' },
@@ -111,7 +78,7 @@ await Promise.all(
       const i = cursor++;
       const id = `bench-${i}`;
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-      const r = await call<{ certificate: string; chain: string[] }>(`${cpUrl}/v1/enroll`, root, {
+      const r = await httpsJson<{ certificate: string; chain: string[] }>(`${cpUrl}/v1/enroll`, root, {
         method: 'POST',
         headers: basic,
         body: { csr: toPem('CERTIFICATE REQUEST', buildCsr(privateKey, id)) },
@@ -126,15 +93,19 @@ await Promise.all(
 );
 async function serviceCert(kind: 'service' | 'server', nameOrHosts: string | string[]) {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const r = await call<{ chain: string; certificate: string }>(`${cpUrl}/v1/service-certificates`, root, {
-    method: 'POST',
-    headers: bearer,
-    body: {
-      kind,
-      csr: toPem('CERTIFICATE REQUEST', buildCsr(privateKey, 'bench')),
-      ...(kind === 'service' ? { name: nameOrHosts } : { hosts: nameOrHosts }),
+  const r = await httpsJson<{ chain: string; certificate: string }>(
+    `${cpUrl}/v1/service-certificates`,
+    root,
+    {
+      method: 'POST',
+      headers: bearer,
+      body: {
+        kind,
+        csr: toPem('CERTIFICATE REQUEST', buildCsr(privateKey, 'bench')),
+        ...(kind === 'service' ? { name: nameOrHosts } : { hosts: nameOrHosts }),
+      },
     },
-  });
+  );
   return { keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), chainPem: r.chain };
 }
 const sinkCert = await serviceCert('service', 'bench-sink');
@@ -205,7 +176,6 @@ const targets: Target[] = [
   { name: 'mosquitto', port: mqPort, pid: mosq.pid! },
 ];
 const results: Record<string, Record<string, unknown>> = { edgeseal: {}, mosquitto: {} };
-const rss = (pid: number) => rssKiB(pid, (p) => readFileSync(p, 'utf8'));
 
 try {
   for (const t of ONLY.has('connects') ? targets : []) {
@@ -234,7 +204,7 @@ try {
             return Number(/^nodejs_heap_used_bytes (\d+)/m.exec(text)?.[1] ?? Number.NaN);
           }
         : undefined;
-    results[t.name]!.memory = await memoryPerConnection(t, devices.slice(0, CONNECTIONS), root, rss, heap);
+    results[t.name]!.memory = await memoryPerConnection(t, devices.slice(0, CONNECTIONS), root, rssKiB, heap);
   }
 } finally {
   await stop(gw);

@@ -52,7 +52,6 @@ export interface ControlPlane {
 
 /** The control plane as an in-process gateway sees it (gateway/control-link.ts). */
 export interface LocalFleetLink {
-  readonly trustDomain: string;
   /** issuing CA then root, DER */
   readonly chain: readonly Buffer[];
   serverIdentity(hosts: { dns: readonly string[]; ips: readonly string[] }): Promise<ServiceIdentity>;
@@ -242,7 +241,6 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     crl,
     checkpointer,
     local: {
-      trustDomain: config.trustDomain,
       chain: hierarchy.chain,
       serverIdentity: (hosts) =>
         issueServiceIdentity(hierarchy.issuing, { kind: 'server', hosts }, issuanceStore, clock.now()),

@@ -58,16 +58,8 @@ export async function startGateway(
 ): Promise<Gateway> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { service: 'gateway' } });
   const revocation = new RevocationView(config.revocationPolicy, config.revocationGraceMs, log);
-  let broker: Broker | undefined;
-  let routerRef: Router | undefined;
-  const metrics = new GatewayMetrics(() => ({
-    ...processGauges(),
-    edgeseal_gateway_connections: broker?.connectionCount ?? 0,
-    edgeseal_gateway_open_sessions: broker?.openSessions ?? 0,
-    edgeseal_gateway_revoked_serials: revocation.size,
-    edgeseal_gateway_revocation_feed_up: revocation.connected ? 1 : 0,
-    ...(routerRef?.gauges() ?? {}),
-  }));
+  // The router counts drops into the metrics and the metrics read the router's and the
+  // broker's gauges: each only calls the other once the gateway runs.
   const drop = (reason: string) => metrics.dropped.inc(reason);
   const router: Router = config.upstreamUrl
     ? new UpstreamRouter(config.upstreamUrl, log, drop)
@@ -75,8 +67,15 @@ export async function startGateway(
         { maxQueued: config.maxQueued, sessionExpiryMs: config.sessionExpiryMs, now: Date.now },
         drop,
       );
-  routerRef = router;
-  broker = new Broker(
+  const metrics: GatewayMetrics = new GatewayMetrics(() => ({
+    ...processGauges(),
+    edgeseal_gateway_connections: b.connectionCount,
+    edgeseal_gateway_open_sessions: b.openSessions,
+    edgeseal_gateway_revoked_serials: revocation.size,
+    edgeseal_gateway_revocation_feed_up: revocation.connected ? 1 : 0,
+    ...router.gauges(),
+  }));
+  const b = new Broker(
     {
       trustDomain: config.trustDomain,
       maxPayloadBytes: config.maxPayloadBytes,
@@ -91,7 +90,6 @@ export async function startGateway(
     log,
     peerFacts,
   );
-  const b = broker;
 
   // Revocation first: with fail-closed nobody is admitted before the list is loaded.
   const stopFeed = await link.followRevocations(revocation);

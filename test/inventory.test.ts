@@ -2,9 +2,8 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftCsr } from './helpers/craft-csr.ts';
-import { curl } from './helpers/curl.ts';
 import { type KeySpec, makeCsr, makeKey, tmp } from './helpers/openssl.ts';
-import { createBatch, createToken, startStack, type TestStack } from './helpers/stack.ts';
+import { createBatch, createToken, estSimpleEnroll, startStack, type TestStack } from './helpers/stack.ts';
 
 let s: TestStack;
 let auditor: string;
@@ -17,19 +16,10 @@ let lampBatch: { id: string; secret: string };
 const token = (role: string) => createToken(s, role);
 
 async function enroll(batch: { id: string; secret: string }, cn: string, spec: KeySpec = 'ec-p256') {
-  const r = await curl(
-    `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
-    [
-      '--cacert',
-      s.cp.boot.paths.rootPem,
-      '-u',
-      `${batch.id}:${batch.secret}`,
-      '-H',
-      'Content-Type: application/pkcs10',
-    ],
-    (cn.startsWith('crafted:') ? craftCsr(cn.slice(8)) : makeCsr(makeKey(spec, dir), `/CN=${cn}`)).toString(
-      'base64',
-    ),
+  const r = await estSimpleEnroll(
+    s,
+    batch,
+    cn.startsWith('crafted:') ? craftCsr(cn.slice(8)) : makeCsr(makeKey(spec, dir), `/CN=${cn}`),
   );
   expect(r.status, r.body.toString()).toBe(200);
 }

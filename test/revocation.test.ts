@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { rowsOf } from '../ca-service/store/db.ts';
 import { curl } from './helpers/curl.ts';
 import { type DeviceKey, makeCsr, makeKey, openssl, opensslTry, tmp, writeTmp } from './helpers/openssl.ts';
-import { createBatch, createToken, startStack, type TestStack } from './helpers/stack.ts';
+import { createBatch, createToken, estSimpleEnroll, startStack, type TestStack } from './helpers/stack.ts';
 
 let s: TestStack;
 let sec: string;
@@ -27,18 +27,7 @@ async function enroll(
   cn: string,
   key: DeviceKey = makeKey('ec-p256', dir),
 ) {
-  const r = await curl(
-    `${est}/simpleenroll`,
-    [
-      '--cacert',
-      s.cp.boot.paths.rootPem,
-      '-u',
-      `${batch.id}:${batch.secret}`,
-      '-H',
-      'Content-Type: application/pkcs10',
-    ],
-    b64(makeCsr(key, `/CN=${cn}`)),
-  );
+  const r = await estSimpleEnroll(s, batch, makeCsr(key, `/CN=${cn}`));
   expect(r.status, r.body.toString()).toBe(200);
   const der = writeTmp(dir, `${cn}-${Math.random()}.p7`, Buffer.from(r.body.toString(), 'base64'));
   const pem = openssl(['pkcs7', '-inform', 'DER', '-in', der, '-print_certs']);

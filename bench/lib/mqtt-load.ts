@@ -197,11 +197,6 @@ export async function throughput(
   };
 }
 
-export function rssKiB(pid: number, read: (p: string) => string): number {
-  const m = /VmRSS:\s+(\d+)/.exec(read(`/proc/${pid}/status`));
-  return m ? Number(m[1]) : 0;
-}
-
 const mib = (bytes: number) => Math.round(bytes / 104_857.6) / 10;
 
 export interface Memory {

@@ -56,6 +56,23 @@ export interface RevocationPort {
 
 export type RevocationListener = (entries: readonly RevokedEntry[]) => void;
 
+/** A page of revocations at or after `since`, after `afterSerial` at that same time. */
+export type RevokedPage = (since: Date, afterSerial?: string) => Promise<RevokedEntry[]>;
+
+/**
+ * Every revocation at or after `since`, a page at a time, oldest first. Pages continue from
+ * the last entry's time and serial: a batch revocation gives many entries one time.
+ */
+export async function* revokedPages(page: RevokedPage, since: Date): AsyncGenerator<RevokedEntry[]> {
+  let cursor: RevokedEntry | undefined;
+  for (;;) {
+    const entries = await page(cursor?.revokedAt ?? since, cursor?.serial);
+    if (!entries.length) return;
+    yield entries;
+    cursor = entries[entries.length - 1];
+  }
+}
+
 export class RevocationService {
   private readonly listeners: RevocationListener[] = [];
 

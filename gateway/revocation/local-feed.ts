@@ -3,7 +3,7 @@
 // NOTIFY, another instance's).
 import { toPem } from '../../lib/pem.ts';
 import type { LocalFleetLink } from '../../ca-service/main.ts';
-import { reasonName, type RevokedEntry } from '../../ca-service/core/revocation.ts';
+import { reasonName, type RevokedEntry, revokedPages } from '../../ca-service/core/revocation.ts';
 import type { ControlLink } from '../control-link.ts';
 import type { RevocationView, RevokedSerial } from './revocation-view.ts';
 
@@ -23,13 +23,9 @@ export function localControlLink(link: LocalFleetLink): ControlLink {
       let loading: Promise<void> = Promise.resolve();
       const load = () => {
         loading = loading.then(async () => {
-          let cursor: RevokedEntry | undefined;
-          for (;;) {
-            const page = await link.revokedSince(cursor?.revokedAt ?? last, cursor?.serial);
-            if (!page.length) break;
+          for await (const page of revokedPages((t, after) => link.revokedSince(t, after), last)) {
             view.add(page.map(toView));
-            cursor = page[page.length - 1]!;
-            last = cursor.revokedAt;
+            last = page[page.length - 1]!.revokedAt;
           }
         });
         return loading;

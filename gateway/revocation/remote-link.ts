@@ -26,16 +26,15 @@ interface ServiceCertResponse {
   serial: string;
   not_after: string;
   chain: string;
-  root: string;
 }
 
-function postJson<T>(o: RemoteOptions, path: string, body: unknown): Promise<T> {
+function callJson<T>(o: RemoteOptions, path: string, body?: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
-    const payload = JSON.stringify(body);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
       `${o.caUrl}${path}`,
       {
-        method: 'POST',
+        method: payload === undefined ? 'GET' : 'POST',
         ca: o.rootPem,
         headers: {
           authorization: `Bearer ${o.token}`,
@@ -104,24 +103,20 @@ export class SseParser {
 }
 
 export function remoteControlLink(o: RemoteOptions): ControlLink {
-  let trust: string | undefined;
   return {
     describe: o.caUrl,
     async trustPem() {
-      if (!trust) throw new TypeError('serverIdentity() first: the trust anchors come with it');
-      return trust;
+      const ca = await callJson<{ root: string; issuing: string }>(o, '/v1/ca');
+      return `${ca.issuing}${ca.root}`;
     },
     async serverIdentity(hosts): Promise<ServerIdentity> {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       const csr = buildCsr(privateKey, hosts.dns[0] ?? hosts.ips[0] ?? 'edgeseal-gateway');
-      const r = await postJson<ServiceCertResponse>(o, '/v1/service-certificates', {
+      const r = await callJson<ServiceCertResponse>(o, '/v1/service-certificates', {
         kind: 'server',
         csr: toPem('CERTIFICATE REQUEST', csr),
         hosts: [...hosts.dns, ...hosts.ips],
       });
-      // issuing CA (second in the chain) and root: what device certificates chain to
-      const issuing = r.chain.slice(r.chain.indexOf('-----END CERTIFICATE-----') + 26).trim();
-      trust = `${issuing}\n${r.root}`;
       return {
         keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
         certChainPem: r.chain,

@@ -3,8 +3,6 @@
 // JWE payloads.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pino from 'pino';
 import { parseGatewayConfig } from '../../gateway/config.ts';
 import type { ControlLink } from '../../gateway/control-link.ts';
@@ -186,6 +184,3 @@ export function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.slice(name.length + 1)) : 0;
 }
-
-export const readPem = (p: string) => readFileSync(p, 'utf8');
-export const inDir = (dir: string, name: string) => join(dir, name);

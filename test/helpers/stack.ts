@@ -141,6 +141,22 @@ export interface EnrolledDevice {
   readonly serial: string;
 }
 
+/** `curl` POSTing a DER CSR (base64, RFC 7030 §4.2.1) to EST simpleenroll with the batch credential. */
+export function estSimpleEnroll(s: TestStack, batch: { id: string; secret: string }, csrDer: Buffer) {
+  return curl(
+    `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
+    [
+      '--cacert',
+      s.cp.boot.paths.rootPem,
+      '-u',
+      `${batch.id}:${batch.secret}`,
+      '-H',
+      'Content-Type: application/pkcs10',
+    ],
+    csrDer.toString('base64'),
+  );
+}
+
 /** Enrolls `cn` over EST with curl (a new batch unless one is given); the certificate as openssl sees it. */
 export async function enrollDevice(
   s: TestStack,
@@ -150,18 +166,7 @@ export async function enrollDevice(
   const b = batch ?? (await createBatch(s));
   const dir = tmp();
   const key = makeKey('ec-p256', dir);
-  const r = await curl(
-    `${s.cp.httpsUrl}/.well-known/est/simpleenroll`,
-    [
-      '--cacert',
-      s.cp.boot.paths.rootPem,
-      '-u',
-      `${b.id}:${b.secret}`,
-      '-H',
-      'Content-Type: application/pkcs10',
-    ],
-    makeCsr(key, `/CN=${cn}`).toString('base64'),
-  );
+  const r = await estSimpleEnroll(s, b, makeCsr(key, `/CN=${cn}`));
   if (r.status !== 200) throw new Error(`enroll ${cn} failed: ${r.status} ${r.body}`);
   const p7 = writeTmp(dir, `${cn}.p7`, Buffer.from(r.body.toString(), 'base64'));
   const path = writeTmp(dir, `${cn}.pem`, openssl(['pkcs7', '-inform', 'DER', '-in', p7, '-print_certs']));

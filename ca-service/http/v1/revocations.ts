@@ -6,6 +6,8 @@ import {
   parseReason,
   reasonName,
   type RevocationService,
+  type RevokedPage,
+  revokedPages,
   type RevocationTarget,
   type RevokedEntry,
 } from '../../core/revocation.ts';
@@ -19,7 +21,7 @@ const MAX_LISTED = 1000;
 
 export function revocationRoutes(
   revocations: RevocationService,
-  replay: (since: Date, afterSerial?: string) => Promise<RevokedEntry[]>,
+  replay: RevokedPage,
   tokens: TokenService,
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -76,12 +78,9 @@ export function revocationRoutes(
           }),
         });
       if (since) {
-        let cursor: RevokedEntry | undefined;
-        for (;;) {
-          const page = await replay(cursor?.revokedAt ?? since, cursor?.serial);
-          if (!page.length || stream.aborted) break;
+        for await (const page of revokedPages(replay, since)) {
+          if (stream.aborted) break;
           for (const e of page) await send(e);
-          cursor = page[page.length - 1];
         }
       }
       await stream.writeSSE({ event: 'ready', data: '{}' });
