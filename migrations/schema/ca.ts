@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
@@ -45,12 +46,17 @@ export const batches = pgTable('batches', {
   createdBy: text('created_by').notNull(),
 });
 
-export const devices = pgTable('devices', {
-  id: text('id').primaryKey(),
-  batchId: text('batch_id').notNull(),
-  hardwareModel: text('hardware_model').notNull(),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-});
+export const devices = pgTable(
+  'devices',
+  {
+    id: text('id').primaryKey(),
+    batchId: text('batch_id').notNull(),
+    hardwareModel: text('hardware_model').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  // `CAM-0001` and `cam-0001` are one device: ids are unique regardless of case
+  (t) => [uniqueIndex('devices_id_lower_idx').on(sql`lower(${t.id})`)],
+);
 
 /** Every certificate the CA has signed and handed out, device or server. */
 export const certificates = pgTable(
@@ -156,4 +162,32 @@ export const crlState = pgTable('crl_state', {
 export const tlogHead = pgTable('tlog_head', {
   id: integer('id').primaryKey(),
   size: bigint('size', { mode: 'number' }).notNull(),
+});
+
+/**
+ * Dashboard sign-ins, kept server-side: the cookie holds a random session id whose SHA-256
+ * is the key here (never the API token). Ended at sign-out, or when its token is revoked.
+ */
+export const uiSessions = pgTable('ui_sessions', {
+  idHash: text('id_hash').primaryKey(),
+  tokenId: text('token_id').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  endedAt: timestamp('ended_at', { withTimezone: true }),
+});
+
+/**
+ * Gateways that follow the control plane, with how they route. A gateway that routes through
+ * its own in-process broker can only deliver to devices on that same gateway, so at most one
+ * such gateway may hold a live lease at a time; gateways bridging through an upstream broker
+ * may be many. Renewed while the gateway's revocation feed is open; expired leases are free.
+ */
+export const gatewayLeases = pgTable('gateway_leases', {
+  id: text('id').primaryKey(),
+  routing: text('routing', { enum: ['local', 'upstream'] }).notNull(),
+  /** where it routes (broker URL without credentials), for humans */
+  upstream: text('upstream'),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+  renewedAt: timestamp('renewed_at', { withTimezone: true }).notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 });
