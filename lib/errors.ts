@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'ERR_BATCH_QUOTA_EXHAUSTED',
   'ERR_CERT_REVOKED',
   'ERR_CERT_UNKNOWN',
+  'ERR_CERT_SUPERSEDED', // only a device's newest certificate may re-enroll
   'ERR_NOT_FOUND',
   'ERR_INVALID_REQUEST',
   'ERR_UNSUPPORTED_MEDIA_TYPE',

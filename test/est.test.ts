@@ -121,6 +121,21 @@ describe('EST simpleenroll', () => {
     expect(r.status, r.body.toString()).toBe(200);
   });
 
+  it('device ids are unique regardless of case: CAM-0100 beside cam-0100 is refused, also when both race', async () => {
+    const batch = await createBatch(s, { quota: 10 });
+    expect((await enroll(batch, makeCsr(makeKey('ec-p256', dir), '/CN=cam-0100'))).status).toBe(200);
+    const upper = await enroll(batch, makeCsr(makeKey('ec-p256', dir), '/CN=CAM-0100'));
+    expect(upper.status).toBe(409);
+    expect(upper.body.toString()).toMatch(/already enrolled|concurrent/);
+    // both spellings at once: exactly one wins
+    const race = await Promise.all(
+      ['Cam-0200', 'cAM-0200', 'CAM-0200'].map((cn) =>
+        enroll(batch, makeCsr(makeKey('ec-p256', dir), `/CN=${cn}`)),
+      ),
+    );
+    expect(race.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+  });
+
   it('re-enrolls over mTLS with the issued certificate: renew with the same key, rekey with a new one', async () => {
     const batch = await createBatch(s);
     const key = makeKey('ec-p256', dir);
@@ -145,8 +160,13 @@ describe('EST simpleenroll', () => {
     const serialOf = (p: string) => openssl(['x509', '-in', p, '-noout', '-serial']);
     expect(serialOf(renewed)).not.toBe(serialOf(certPath));
 
+    // the renewed certificate supersedes the first: only it may re-enroll now
+    const stale = await curl(`${est}/simplereenroll`, mtls, b64(makeCsr(key, '/CN=cam-renew')));
+    expect(stale.status).toBe(403);
+    expect(stale.body.toString()).toMatch(/superseded/);
+    const mtls2 = mtls.map((a) => (a === certPath ? renewed : a));
     const newKey = makeKey('ec-p256', dir);
-    const rekey = await curl(`${est}/simplereenroll`, mtls, b64(makeCsr(newKey, '/CN=cam-renew')));
+    const rekey = await curl(`${est}/simplereenroll`, mtls2, b64(makeCsr(newKey, '/CN=cam-renew')));
     expect(rekey.status, rekey.body.toString()).toBe(200);
     const rekeyed = writeTmp(dir, 'renew-3.pem', certsFromPkcs7(rekey.body));
     const pub = (args: string[]) => execFileSync('openssl', args, { encoding: 'utf8' });
@@ -155,7 +175,8 @@ describe('EST simpleenroll', () => {
     );
 
     // another device's name is refused: re-enrollment keeps the subject (RFC 7030 §4.2.2)
-    const other = await curl(`${est}/simplereenroll`, mtls, b64(makeCsr(key, '/CN=someone-else')));
+    const mtls3 = [...mtls.map((a) => (a === certPath ? rekeyed : a === key.keyPath ? newKey.keyPath : a))];
+    const other = await curl(`${est}/simplereenroll`, mtls3, b64(makeCsr(newKey, '/CN=someone-else')));
     expect(other.status).toBe(400);
     expect(other.body.toString()).toMatch(/must keep the subject/);
   });

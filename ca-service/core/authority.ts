@@ -10,6 +10,7 @@ import { secretMatches } from './credentials.ts';
 import { checkDeviceId } from './device-id.ts';
 import type { Issuer } from './issuer.ts';
 import type { AuditEvent, AuthorityStore, BatchRecord, CertificateRecord, Clock } from './ports.ts';
+import { type RefusalSink, verifiedCaller } from './refusals.ts';
 import { deviceCertificate } from './profiles.ts';
 
 export interface AuthorityOptions {
@@ -30,12 +31,16 @@ export interface EnrollRequest {
   readonly credential: BatchCredential | undefined;
   /** JSON twin only: the model the station says it is enrolling (known once the body is read) */
   readonly hardwareModel?: () => string | undefined;
+  /** the network peer, for the audit of refusals */
+  readonly source?: string | undefined;
 }
 
 export interface ReenrollRequest {
   readonly readCsr: () => Promise<Buffer>;
   /** serial (hex) of the TLS client certificate, chain-verified by the TLS layer; throws if invalid */
   readonly clientSerial: () => string | undefined;
+  /** the network peer, for the audit of refusals */
+  readonly source?: string | undefined;
 }
 
 export interface Issued {
@@ -55,6 +60,10 @@ export class Authority {
     private readonly clock: Clock,
     private readonly options: AuthorityOptions,
     private readonly random: (n: number) => Buffer = randomBytes,
+    /** where refusals are audited (bounded for unverified callers); default: the store, as is */
+    private readonly refusals: RefusalSink = {
+      refused: (r) => store.appendAudit(r.event),
+    },
   ) {}
 
   /** RFC 7030 §4.2.1 simpleenroll: a new device, authorized by its production batch. */
@@ -86,7 +95,7 @@ export class Authority {
       });
       return this.issued(cert);
     } catch (e) {
-      throw await this.refused(e, now, actor, 'certificate.enroll', deviceId);
+      throw await this.refused(e, now, actor, 'certificate.enroll', deviceId, req.source);
     }
   }
 
@@ -140,6 +149,7 @@ export class Authority {
       await this.store.commitIssuance({
         certificate: cert,
         ...(newKey ? { newKey } : {}),
+        renews: { deviceId, serial: current.serial },
         audit: issuedEvent(now, actor, 'certificate.reenroll', cert, {
           previous_serial: current.serial,
           rekey: !!newKey,
@@ -147,7 +157,7 @@ export class Authority {
       });
       return this.issued(cert);
     } catch (e) {
-      throw await this.refused(e, now, actor, 'certificate.reenroll', deviceId);
+      throw await this.refused(e, now, actor, 'certificate.reenroll', deviceId, req.source);
     }
   }
 
@@ -238,17 +248,27 @@ export class Authority {
     return { serial: c.serial, deviceId: c.deviceId!, der: c.der, chain: this.chain, notAfter: c.notAfter };
   }
 
-  /** Audits a refusal (best effort: the refusal stands even if the audit write fails). */
+  /**
+   * Audits a refusal (best effort: the refusal stands even if the audit write fails). A batch
+   * credential that did not authenticate is named as claimed only (`unverified:batch:<id>`).
+   */
   private async refused(
     e: unknown,
     at: Date,
     actor: string,
     action: string,
-    subject?: string,
+    subject: string | undefined,
+    source: string | undefined,
   ): Promise<unknown> {
     if (!(e instanceof EdgesealError)) return e;
+    const who =
+      e.code === 'ERR_UNAUTHENTICATED' && actor.startsWith('batch:') ? `unverified:${actor}` : actor;
     try {
-      await this.store.appendAudit({ at, actor, action, outcome: 'refused', subject, reason: e.code });
+      await this.refusals.refused({
+        event: { at, actor: who, action, outcome: 'refused', subject, reason: e.code },
+        source,
+        verified: verifiedCaller(who, e.code),
+      });
     } catch {
       // the store is down; the refusal still reaches the client and the log
     }

@@ -55,6 +55,12 @@ export interface IssuanceRecord {
   readonly newDevice?: { readonly id: string; readonly batchId: string; readonly hardwareModel: string };
   /** present when this key is new to the registry */
   readonly newKey?: { readonly spkiSha256: string; readonly deviceId: string };
+  /**
+   * present on re-enrollment: the certificate being renewed. The commit re-checks, under the
+   * device's row lock, that it is still the device's newest and unrevoked certificate, so a
+   * revocation that commits first can never be followed by a fresh certificate.
+   */
+  readonly renews?: { readonly deviceId: string; readonly serial: string };
   readonly audit: AuditEvent;
 }
 

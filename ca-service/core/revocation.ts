@@ -29,6 +29,12 @@ export function parseReason(text: string | number | undefined): number {
 export const reasonName = (code: number): string =>
   Object.entries(REASONS).find(([, c]) => c === code)?.[0] ?? `reason-${code}`;
 
+/**
+ * Why a certificate was revoked along with the target: `superseded`, an older certificate of
+ * the same device (none outlives its successor); `same_key`, it carries the compromised key.
+ */
+export type RevocationCause = 'superseded' | 'same_key';
+
 export type RevocationTarget = { serial: string } | { deviceId: string } | { batchId: string };
 
 export interface RevokedEntry {
@@ -42,7 +48,8 @@ export interface RevokedEntry {
 
 export interface RevocationPort {
   /**
-   * In one transaction: marks every unrevoked certificate matching `target` revoked, writes
+   * In one transaction: marks every unrevoked certificate matching `target` revoked (with
+   * the device's older certificates, and for keyCompromise every certificate of the key), writes
    * one audit event per certificate, and (for a batch) ends the batch credential.
    * Returns the newly revoked and how many matched but were already revoked.
    */
@@ -50,7 +57,7 @@ export interface RevocationPort {
     target: RevocationTarget,
     at: Date,
     reason: number,
-    audit: (serial: string) => AuditEvent,
+    audit: (serial: string, cause?: RevocationCause) => AuditEvent,
   ): Promise<{ revoked: RevokedEntry[]; alreadyRevoked: number; targetExists: boolean }>;
 }
 
@@ -102,13 +109,13 @@ export class RevocationService {
     const scope = 'serial' in target ? 'serial' : 'deviceId' in target ? 'device' : 'batch';
     const value =
       'serial' in target ? target.serial : 'deviceId' in target ? target.deviceId : target.batchId;
-    const r = await this.store.revoke(target, at, reason, (serial) => ({
+    const r = await this.store.revoke(target, at, reason, (serial, cause) => ({
       at,
       actor,
       action: 'certificate.revoke',
       outcome: 'ok',
       subject: serial,
-      details: { reason: reasonName(reason), scope, [scope]: value },
+      details: { reason: reasonName(reason), scope, [scope]: value, ...(cause ? { cause } : {}) },
     }));
     if (!r.targetExists) throw new EdgesealError('ERR_NOT_FOUND', `no ${scope} ${value}`);
     if (r.revoked.length) for (const l of this.listeners) l(r.revoked);

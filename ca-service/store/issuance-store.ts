@@ -11,9 +11,9 @@ import type {
   IssuanceRecord,
   KeyOwnership,
 } from '../core/ports.ts';
-import { appendAuditEvents } from './audit-log.ts';
+import { appendAuditEvents, type Tx } from './audit-log.ts';
 import { withLogIndexes } from './tlog-store.ts';
-import type { Db } from './db.ts';
+import { type Db, rowsOf } from './db.ts';
 import { pgError, UNIQUE_VIOLATION } from './pg-errors.ts';
 
 type Write = { kind: 'issuance'; record: IssuanceRecord } | { kind: 'audit'; event: AuditEvent };
@@ -21,6 +21,13 @@ type Write = { kind: 'issuance'; record: IssuanceRecord } | { kind: 'audit'; eve
 class BatchLimitReached extends Error {
   constructor(readonly batchId: string) {
     super(`batch ${batchId} cannot take more enrollments`);
+  }
+}
+
+/** The certificate a re-enrollment renews was revoked or superseded before the commit. */
+class RenewalRefused extends Error {
+  constructor(readonly why: 'revoked' | 'superseded') {
+    super(`the certificate being renewed is ${why}`);
   }
 }
 
@@ -63,14 +70,26 @@ export class IssuanceStore implements AuthorityStore {
     const ids = [...new Set(items.map((i) => i.deviceId))];
     const spkis = [...new Set(items.map((i) => i.spkiSha256))];
     const [known, owners] = await Promise.all([
-      this.db.select({ id: devices.id }).from(devices).where(inArray(devices.id, ids)),
+      // ids are unique regardless of case (devices_id_lower_idx): `CAM-1` exists if `cam-1` does
+      this.db
+        .select({ id: devices.id })
+        .from(devices)
+        .where(
+          inArray(
+            sql`lower(${devices.id})`,
+            ids.map((i) => i.toLowerCase()),
+          ),
+        ),
       this.db.select().from(deviceKeys).where(inArray(deviceKeys.spkiSha256, spkis)),
     ]);
-    const knownIds = new Set(known.map((r) => r.id));
+    const knownIds = new Set(known.map((r) => r.id.toLowerCase()));
     const ownerOf = new Map(owners.map((r) => [r.spkiSha256, r.deviceId]));
     return items.map((i) => ({
       ok: true,
-      value: { deviceExists: knownIds.has(i.deviceId), keyOwner: ownerOf.get(i.spkiSha256) ?? null },
+      value: {
+        deviceExists: knownIds.has(i.deviceId.toLowerCase()),
+        keyOwner: ownerOf.get(i.spkiSha256) ?? null,
+      },
     }));
   }
 
@@ -133,6 +152,7 @@ export class IssuanceStore implements AuthorityStore {
           .returning({ id: batches.id });
         if (ok.length === 0) throw new BatchLimitReached(batchId);
       }
+      await checkRenewals(tx, recs);
       const newDevices = recs.flatMap((r) => (r.newDevice ? [r.newDevice] : []));
       if (newDevices.length) await tx.insert(devices).values(newDevices);
       const newKeys = recs.flatMap((r) => (r.newKey ? [r.newKey] : []));
@@ -155,6 +175,14 @@ export class IssuanceStore implements AuthorityStore {
   /** The error a single failed write's requester should see. */
   private async explain(e: unknown): Promise<EdgesealError> {
     if (e instanceof BatchLimitReached) return this.explainBatch(e.batchId);
+    if (e instanceof RenewalRefused) {
+      return e.why === 'revoked'
+        ? new EdgesealError('ERR_CERT_REVOKED', 'the client certificate is revoked')
+        : new EdgesealError(
+            'ERR_CERT_SUPERSEDED',
+            "the client certificate has been superseded by a newer one; only a device's newest certificate may re-enroll",
+          );
+    }
     const pg = pgError(e);
     if (pg?.code === UNIQUE_VIOLATION) {
       if (pg.constraint?.startsWith('devices')) {
@@ -187,4 +215,49 @@ export class IssuanceStore implements AuthorityStore {
       `batch ${b.id} has used its quota of ${b.quota} devices`,
     );
   }
+}
+
+/**
+ * Re-enrollments renew only a device's newest, unrevoked certificate. Checked inside the
+ * committing transaction with the device rows locked (revocation takes the same locks,
+ * ca-service/store/revocation-store.ts), so revocation and issuance serialise per device:
+ * whichever commits second sees the other. Several renewals of one device in one group are
+ * taken in order: the second no longer renews the newest and is refused.
+ */
+async function checkRenewals(tx: Tx, recs: readonly IssuanceRecord[]): Promise<void> {
+  const renewals = recs.flatMap((r) => (r.renews ? [r.renews] : []));
+  if (!renewals.length) return;
+  const ids = [...new Set(renewals.map((r) => r.deviceId))].sort();
+  await lockDevices(tx, ids);
+  const rows = rowsOf<{ device_id: string; serial: string; revoked: boolean }>(
+    await tx.execute(sql`select distinct on (device_id) device_id, serial, revoked_at is not null as revoked
+      from certificates where kind = 'device' and device_id in ${ids}
+      order by device_id, log_index desc`),
+  );
+  const newest = new Map(rows.map((r) => [r.device_id, r]));
+  for (const r of recs) {
+    if (!r.renews) continue;
+    const cur = newest.get(r.renews.deviceId);
+    if (!cur || cur.serial !== r.renews.serial) {
+      // a revoked older certificate is reported as revoked: that is what the device needs to hear
+      const [old] = rowsOf<{ revoked: boolean }>(
+        await tx.execute(
+          sql`select revoked_at is not null as revoked from certificates where serial = ${r.renews.serial}`,
+        ),
+      );
+      throw new RenewalRefused(old?.revoked ? 'revoked' : 'superseded');
+    }
+    if (cur.revoked) throw new RenewalRefused('revoked');
+    newest.set(r.renews.deviceId, {
+      device_id: r.renews.deviceId,
+      serial: r.certificate.serial,
+      revoked: false,
+    });
+  }
+}
+
+/** Row locks on devices, always in id order (the order revocation takes them too). */
+export async function lockDevices(tx: Tx, ids: readonly string[]): Promise<void> {
+  if (!ids.length) return;
+  await tx.execute(sql`select id from devices where id in ${[...ids].sort()} order by id for update`);
 }

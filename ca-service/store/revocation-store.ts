@@ -1,9 +1,16 @@
-import { and, asc, eq, gt, gte, isNotNull, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { batches, certificates, crlState, devices } from '../../migrations/schema/index.ts';
 import type { AuditEvent } from '../core/ports.ts';
-import type { RevocationPort, RevocationTarget, RevokedEntry } from '../core/revocation.ts';
+import {
+  REASONS,
+  type RevocationCause,
+  type RevocationPort,
+  type RevocationTarget,
+  type RevokedEntry,
+} from '../core/revocation.ts';
 import { appendAuditEvents } from './audit-log.ts';
 import type { Db } from './db.ts';
+import { lockDevices } from './issuance-store.ts';
 import { encodeFeed, REVOCATION_CHANNEL } from '../revocation/feed.ts';
 
 export class RevocationStore implements RevocationPort {
@@ -13,13 +20,19 @@ export class RevocationStore implements RevocationPort {
     private readonly origin: string,
   ) {}
 
-  async revoke(target: RevocationTarget, at: Date, reason: number, audit: (serial: string) => AuditEvent) {
-    const match =
-      'serial' in target
-        ? eq(certificates.serial, target.serial)
-        : 'deviceId' in target
-          ? eq(certificates.deviceId, target.deviceId)
-          : eq(certificates.batchId, target.batchId);
+  /**
+   * Revokes the target, every older certificate of the same device (a certificate cannot
+   * outlive its successor) and, for keyCompromise, every certificate with the same key.
+   * Takes the batch row and then the device rows (id order) before it reads what to revoke,
+   * the locks issuance takes (issuance-store.ts), so a renewal or enrollment racing with
+   * this either commits first and is revoked here, or waits and is then refused.
+   */
+  async revoke(
+    target: RevocationTarget,
+    at: Date,
+    reason: number,
+    audit: (serial: string, cause?: RevocationCause) => AuditEvent,
+  ) {
     return this.db.transaction(async (tx) => {
       // a serial, device or batch that never existed is a 404, not "0 revoked"
       const [table, column, value] =
@@ -31,11 +44,62 @@ export class RevocationStore implements RevocationPort {
       const exists =
         (await tx.select({ one: sql`1` }).from(table).where(eq(column, value)).limit(1)).length > 0;
       if (!exists) return { revoked: [], alreadyRevoked: 0, targetExists: false };
+      if ('batchId' in target) {
+        // the credential ends first: an enrollment waiting on this row then finds it revoked
+        await tx
+          .update(batches)
+          .set({ revokedAt: at })
+          .where(and(eq(batches.id, target.batchId), isNull(batches.revokedAt)));
+      }
+      const deviceIds =
+        'deviceId' in target
+          ? [target.deviceId]
+          : 'batchId' in target
+            ? (
+                await tx.select({ id: devices.id }).from(devices).where(eq(devices.batchId, target.batchId))
+              ).map((r) => r.id)
+            : (
+                await tx
+                  .select({ id: certificates.deviceId })
+                  .from(certificates)
+                  .where(and(eq(certificates.serial, target.serial), eq(certificates.kind, 'device')))
+              ).flatMap((r) => (r.id ? [r.id] : []));
+      await lockDevices(tx, deviceIds);
+      // Read after the locks: under READ COMMITTED each statement sees every commit before it.
+      const olderSameDevice =
+        'serial' in target
+          ? or(
+              eq(certificates.serial, target.serial),
+              and(
+                eq(certificates.kind, 'device'),
+                sql`exists (select 1 from certificates t where t.serial = ${target.serial} and t.kind = 'device'
+                      and t.device_id = ${certificates.deviceId} and ${certificates.logIndex} < t.log_index)`,
+              ),
+            )
+          : 'deviceId' in target
+            ? eq(certificates.deviceId, target.deviceId)
+            : eq(certificates.batchId, target.batchId);
+      // RFC 5280 §5.3.1 keyCompromise: the key is bad wherever it appears
+      const match =
+        reason === REASONS.keyCompromise
+          ? or(
+              olderSameDevice,
+              inArray(
+                certificates.spkiSha256,
+                tx.select({ s: certificates.spkiSha256 }).from(certificates).where(olderSameDevice),
+              ),
+            )
+          : olderSameDevice;
       // counted before the update: these were revoked earlier and stay as they were
       const [already] = await tx
         .select({ n: sql<number>`count(*)::int` })
         .from(certificates)
         .where(and(match, isNotNull(certificates.revokedAt)));
+      const targetSpkis = new Set(
+        (await tx.select({ s: certificates.spkiSha256 }).from(certificates).where(olderSameDevice)).map(
+          (r) => r.s,
+        ),
+      );
       const rows = await tx
         .update(certificates)
         .set({ revokedAt: at, revocationReason: reason })
@@ -44,17 +108,18 @@ export class RevocationStore implements RevocationPort {
           serial: certificates.serial,
           issuerId: certificates.issuerId,
           deviceId: certificates.deviceId,
+          spki: certificates.spkiSha256,
         });
+      const causeOf = (r: (typeof rows)[number]): RevocationCause | undefined => {
+        if (!('serial' in target) || r.serial === target.serial) {
+          return 'serial' in target || targetSpkis.has(r.spki) ? undefined : 'same_key';
+        }
+        return r.deviceId && deviceIds.includes(r.deviceId) ? 'superseded' : 'same_key';
+      };
       await appendAuditEvents(
         tx,
-        rows.map((r) => audit(r.serial)),
+        rows.map((r) => audit(r.serial, causeOf(r))),
       );
-      if ('batchId' in target) {
-        await tx
-          .update(batches)
-          .set({ revokedAt: at })
-          .where(and(eq(batches.id, target.batchId), isNull(batches.revokedAt)));
-      }
       const revoked: RevokedEntry[] = rows.map((r) => ({
         serial: r.serial,
         deviceId: r.deviceId,
