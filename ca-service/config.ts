@@ -36,6 +36,7 @@ const Env = z.object({
   EDGESEAL_CA_KEY_ALGORITHM: z.enum(['P-256', 'P-384']).default('P-256'),
   EDGESEAL_DEVICE_CERT_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
   EDGESEAL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   EDGESEAL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -53,6 +54,8 @@ export interface CaConfig {
   readonly caKeyAlgorithm: 'P-256' | 'P-384';
   readonly deviceCertDays: number;
   readonly maxBodyBytes: number;
+  /** repeated refusals of an unverified caller (same source, action, reason) within this window: one event */
+  readonly auditRefusalWindowSeconds: number;
   readonly logLevel: string;
 }
 
@@ -78,6 +81,7 @@ export function parseCaConfig(env: Readonly<Record<string, string | undefined>>)
     caKeyAlgorithm: e.EDGESEAL_CA_KEY_ALGORITHM,
     deviceCertDays: e.EDGESEAL_DEVICE_CERT_DAYS,
     maxBodyBytes: e.EDGESEAL_MAX_BODY_BYTES,
+    auditRefusalWindowSeconds: e.EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS,
     logLevel: e.EDGESEAL_LOG_LEVEL,
   });
 }

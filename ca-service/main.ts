@@ -1,6 +1,6 @@
 // Composition root of the control plane: wires config, storage, keys, core and HTTP, and
 // owns the listeners. Nothing below this file reads the environment or opens sockets.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ import { type Database, ping } from './store/db.ts';
 import { IssuanceStore } from './store/issuance-store.ts';
 import { AuditLogStore } from './store/audit-log.ts';
 import { Checkpointer } from './audit/checkpointer.ts';
+import { DEFAULT_REFUSAL_AGGREGATION, RefusalAggregator } from './audit/refusal-aggregator.ts';
 import { TlogStore } from './store/tlog-store.ts';
 import { InventoryStore } from './store/inventory-store.ts';
 import { TransparencyLog } from './transparency/tlog.ts';
@@ -45,6 +46,8 @@ export interface ControlPlane {
   readonly boot: Bootstrapped;
   readonly crl: CrlPublisher;
   readonly checkpointer: Checkpointer;
+  /** refusals of unverified callers, counted between flushes (audit/refusal-aggregator.ts) */
+  readonly refusals: RefusalAggregator;
   /** what a gateway in the same process uses instead of the HTTPS API */
   readonly local: LocalFleetLink;
   close(): Promise<void>;
@@ -79,12 +82,25 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   const boot = await bootstrap(config, clock, opts.database);
   const { database, hierarchy } = boot;
   const issuanceStore = new IssuanceStore(database.db, () => clock.now());
-  const tokens = new TokenService(new TokenStore(database.db), clock, issuanceStore);
-  const authority = new Authority(hierarchy.issuing, hierarchy.chain, issuanceStore, clock, {
-    trustDomain: config.trustDomain,
-    deviceValidityDays: config.deviceCertDays,
-    backdateSeconds: 300,
+  const refusals = new RefusalAggregator(issuanceStore, clock, log, {
+    ...DEFAULT_REFUSAL_AGGREGATION,
+    intervalMs: config.auditRefusalWindowSeconds * 1000,
   });
+  refusals.start();
+  const tokens = new TokenService(new TokenStore(database.db), clock, refusals);
+  const authority = new Authority(
+    hierarchy.issuing,
+    hierarchy.chain,
+    issuanceStore,
+    clock,
+    {
+      trustDomain: config.trustDomain,
+      deviceValidityDays: config.deviceCertDays,
+      backdateSeconds: 300,
+    },
+    randomBytes,
+    refusals,
+  );
   const instanceId = randomUUID();
   const revocationStore = new RevocationStore(database.db, instanceId);
   const revocations = new RevocationService(revocationStore, clock);
@@ -106,6 +122,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     logKey: boot.logKey,
     authority,
     issuanceStore,
+    refusals,
     batches: new BatchService(new BatchStore(database.db), clock),
     tokens,
     revocations,
@@ -205,6 +222,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     clearInterval(ocspRenewTimer);
     crl.stop();
     checkpointer.stop();
+    await refusals.close();
     https.close();
     if (!opts.database) await database.close();
     throw e;
@@ -240,6 +258,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     boot,
     crl,
     checkpointer,
+    refusals,
     local: {
       chain: hierarchy.chain,
       serverIdentity: (hosts) =>
@@ -259,6 +278,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
       https.closeAllConnections();
       http.closeAllConnections();
       await Promise.all([new Promise((r) => https.close(r)), new Promise((r) => http.close(r))]);
+      await refusals.close(); // what was counted since the last flush, before the database goes
       if (opts.announce !== false) rmSync(endpointFile, { force: true });
       if (!opts.database) await database.close();
     },

@@ -37,6 +37,8 @@ const enroll = (batch: Batch | null, body: string | Buffer, contentType = 'appli
   );
 
 async function counts() {
+  // repeated refusals of unverified callers are counted and written at the next flush
+  await s.cp.refusals.flush();
   const [r] = rowsOf<{ certs: number; devices: number; refused: number }>(
     await s.database.db.execute(sql`select
       (select count(*)::int from certificates where kind = 'device') as certs,

@@ -90,6 +90,8 @@ const calls: Call[] = [
 ];
 
 async function refusedCount(): Promise<number> {
+  // repeated refusals of unverified callers are counted and written at the next flush
+  await s.cp.refusals.flush();
   const [r] = rowsOf<{ n: number }>(
     await s.database.db.execute(sql`select count(*)::int as n from audit_events where outcome = 'refused'`),
   );

@@ -3,6 +3,7 @@ import { EdgesealError } from '../../lib/errors.ts';
 import { hashSecret, newId, newSecret, secretMatches } from './credentials.ts';
 import { allows, PERMISSIONS, type Permission } from './permissions.ts';
 import type { AuditEvent, Clock } from './ports.ts';
+import { type RefusalSink, verifiedCaller } from './refusals.ts';
 
 export const ROLES = ['factory', 'auditor', 'security-admin', 'release-manager', 'admin', 'gateway'] as const;
 export type Role = (typeof ROLES)[number];
@@ -37,17 +38,23 @@ export interface Principal {
 }
 
 export class TokenService {
+  private readonly revokedListeners = new Set<(tokenId: string) => void>();
+
   constructor(
     private readonly store: TokenPort,
     private readonly clock: Clock,
-    private readonly audit?: AuditSink,
+    private readonly refusals?: RefusalSink,
   ) {}
 
   /**
    * Authenticates a bearer token and checks it may do `permission`. Every refusal is
-   * audited (who, what, why) before it is thrown.
+   * audited (who, what, why, from where) before it is thrown.
    */
-  async authorize(bearer: string | undefined, permission: Permission): Promise<Principal> {
+  async authorize(
+    bearer: string | undefined,
+    permission: Permission,
+    source?: string | undefined,
+  ): Promise<Principal> {
     let principal: Principal | undefined;
     try {
       if (!bearer)
@@ -64,17 +71,15 @@ export class TokenService {
       }
       return principal;
     } catch (e) {
-      if (e instanceof EdgesealError && this.audit) {
+      if (e instanceof EdgesealError && this.refusals) {
         const tokenId = bearer?.split('.')[0] ?? '';
-        await this.audit
-          .appendAudit({
-            at: this.clock.now(),
-            actor:
-              principal?.actor ??
-              (/^tok_[a-z0-9]{1,32}$/.test(tokenId) ? `unverified:${tokenId}` : 'anonymous'),
-            action: permission,
-            outcome: 'refused',
-            reason: e.code,
+        const actor =
+          principal?.actor ?? (/^tok_[a-z0-9]{1,32}$/.test(tokenId) ? `unverified:${tokenId}` : 'anonymous');
+        await this.refusals
+          .refused({
+            event: { at: this.clock.now(), actor, action: permission, outcome: 'refused', reason: e.code },
+            source,
+            verified: verifiedCaller(actor, e.code),
           })
           .catch(() => {});
       }
@@ -96,7 +101,28 @@ export class TokenService {
       subject: id,
     });
     if (!t) throw new EdgesealError('ERR_NOT_FOUND', `token ${id} does not exist`);
+    for (const l of this.revokedListeners) l(id);
     return t;
+  }
+
+  /** Called with the id of every token revoked through this instance; returns the unsubscribe. */
+  onRevoked(l: (tokenId: string) => void): () => void {
+    this.revokedListeners.add(l);
+    return () => this.revokedListeners.delete(l);
+  }
+
+  /**
+   * Re-checks a token that authenticated earlier (a dashboard session, an open stream): it
+   * must still exist, be neither revoked nor expired, and still allow `permission`.
+   */
+  async recheck(tokenId: string, permission: Permission): Promise<Principal> {
+    const rec = await this.store.get(tokenId);
+    if (!rec) throw new EdgesealError('ERR_UNAUTHENTICATED', 'this API token no longer exists');
+    const p = this.principal(rec);
+    if (!allows(p.role, permission)) {
+      throw new EdgesealError('ERR_FORBIDDEN', `role ${p.role} may not ${permission}`);
+    }
+    return p;
   }
 
   async create(role: Role, label: string | null, actor: string, expiresAt: Date | null = null) {
@@ -137,6 +163,11 @@ export class TokenService {
     if (!rec || !secretMatches(rec.secretHash, bearer.slice(dot + 1))) {
       throw new EdgesealError('ERR_UNAUTHENTICATED', 'unknown or malformed API token');
     }
+    return this.principal(rec);
+  }
+
+  /** The principal of a token whose secret matched: refused if revoked or expired. */
+  private principal(rec: TokenRecord): Principal {
     if (rec.revokedAt) throw new EdgesealError('ERR_UNAUTHENTICATED', 'this API token has been revoked');
     if (rec.expiresAt && rec.expiresAt <= this.clock.now()) {
       throw new EdgesealError('ERR_UNAUTHENTICATED', 'this API token has expired');

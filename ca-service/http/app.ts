@@ -1,6 +1,5 @@
 // The control plane's HTTPS app: EST, /v1, OpenAPI, health. Routes are mounted, not defined, here.
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import { EdgesealError } from '../../lib/errors.ts';
 import { toPem } from '../../lib/pem.ts';
@@ -8,13 +7,14 @@ import type { Authority } from '../core/authority.ts';
 import type { BatchService } from '../core/batches.ts';
 import type { Issuer } from '../core/issuer.ts';
 import type { AuthorityStore, Clock } from '../core/ports.ts';
+import type { RefusalSink } from '../core/refusals.ts';
 import type { RevocationService, RevokedEntry } from '../core/revocation.ts';
 import type { LogKey } from '../keys/hierarchy.ts';
 import type { AuditLogStore } from '../store/audit-log.ts';
 import type { TransparencyLog } from '../transparency/tlog.ts';
 import type { InventoryStore } from '../store/inventory-store.ts';
 import type { TokenService } from '../core/tokens.ts';
-import { basicCredential } from './auth.ts';
+import { auditedBodyLimit } from './body-limit.ts';
 import type { AppEnv } from './env.ts';
 import { estRoutes } from './est.ts';
 import { openApiDocument } from './openapi.ts';
@@ -34,6 +34,8 @@ import { tokenRoutes } from './v1/tokens.ts';
 export interface AppDeps {
   readonly authority: Authority;
   readonly issuanceStore: AuthorityStore;
+  /** refusals outside the core (413, dashboard): bounded for unverified callers */
+  readonly refusals: RefusalSink;
   readonly batches: BatchService;
   readonly tokens: TokenService;
   readonly revocations: RevocationService;
@@ -52,41 +54,10 @@ export interface AppDeps {
   readonly health: () => Promise<void>;
 }
 
-/** `unverified:<token id>` or `unverified:batch:<id>` from an Authorization header, else anonymous */
-function claimedActor(header: string | undefined): string {
-  const bearer = /^Bearer\s+(tok_[a-z0-9]{1,32})\./i.exec(header ?? '');
-  if (bearer) return `unverified:${bearer[1]}`;
-  const basic = basicCredential(header);
-  return basic && /^[A-Za-z0-9_-]{1,64}$/.test(basic.batchId)
-    ? `unverified:batch:${basic.batchId}`
-    : 'anonymous';
-}
-
 export function createApp(d: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestLog(d.log));
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: d.maxBodyBytes,
-      onError: async (c) => {
-        // Refused before any handler: audited here, like every other refusal. The caller
-        // is named only as far as it claimed to be (nothing was verified).
-        await d.issuanceStore
-          .appendAudit({
-            at: d.clock.now(),
-            actor: claimedActor(c.req.header('authorization')),
-            action: 'http.request',
-            outcome: 'refused',
-            subject: `${c.req.method} ${c.req.path}`,
-            reason: 'ERR_BODY_TOO_LARGE',
-            details: { limit_bytes: d.maxBodyBytes },
-          })
-          .catch((err) => d.log.error({ err }, 'could not audit a 413 refusal'));
-        throw new EdgesealError('ERR_BODY_TOO_LARGE', `request body is larger than ${d.maxBodyBytes} bytes`);
-      },
-    }),
-  );
+  app.use('*', auditedBodyLimit(d.maxBodyBytes, d.refusals, d.clock));
   app.onError((err, c) => errorResponse(err, c));
   app.notFound((c) =>
     errorResponse(new EdgesealError('ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c),

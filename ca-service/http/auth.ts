@@ -4,13 +4,14 @@ import type { BatchCredential } from '../core/authority.ts';
 import { PERMISSIONS, type Permission } from '../core/permissions.ts';
 import type { TokenService } from '../core/tokens.ts';
 import type { AppEnv } from './env.ts';
+import { peerAddress } from './tls-peer.ts';
 
 /** A bearer token allowed `permission` (deny by default; refusals are audited by the core). */
 export function requirePermission(tokens: TokenService, permission: Permission): MiddlewareHandler<AppEnv> {
   if (!(permission in PERMISSIONS)) throw new TypeError(`unknown permission ${permission}`);
   return async (c, next) => {
     const m = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-    const p = await tokens.authorize(m?.[1], permission);
+    const p = await tokens.authorize(m?.[1], permission, peerAddress(c));
     c.set('principal', p);
     c.get('logFields').actor = p.actor;
     await next();

@@ -8,7 +8,7 @@ import type { Authority } from '../core/authority.ts';
 import { basicCredential } from './auth.ts';
 import type { AppEnv } from './env.ts';
 import { csrAttributes } from './csr-attrs.ts';
-import { verifiedPeerSerial } from './tls-peer.ts';
+import { peerAddress, verifiedPeerSerial } from './tls-peer.ts';
 
 /** base64 in 64-character lines: what `base64 -d` and `openssl base64 -d` both read. */
 export const mimeBase64 = (der: Buffer): string =>
@@ -45,6 +45,7 @@ export function estRoutes(authority: Authority, chain: readonly Buffer[]): Hono<
     const issued = await authority.enroll({
       readCsr: () => readCsr(c),
       credential: basicCredential(c.req.header('authorization')),
+      source: peerAddress(c),
     });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.body(mimeBase64(certsOnly([issued.der])), 200, {
@@ -58,6 +59,7 @@ export function estRoutes(authority: Authority, chain: readonly Buffer[]): Hono<
     const issued = await authority.reenroll({
       readCsr: () => readCsr(c),
       clientSerial: () => verifiedPeerSerial(c),
+      source: peerAddress(c),
     });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.body(mimeBase64(certsOnly([issued.der])), 200, {

@@ -21,3 +21,6 @@ export function verifiedPeerSerial(c: Context<AppEnv>): string | undefined {
   }
   return parseCertificate(peer.raw).serialHex;
 }
+
+/** The peer's IP address (audit of refusals); undefined without a socket (app.request in tests). */
+export const peerAddress = (c: Context<AppEnv>): string | undefined => c.env?.incoming?.socket?.remoteAddress;

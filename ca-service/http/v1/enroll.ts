@@ -5,7 +5,7 @@ import { EdgesealError } from '../../../lib/errors.ts';
 import type { Authority, Issued } from '../../core/authority.ts';
 import { basicCredential } from '../auth.ts';
 import type { AppEnv } from '../env.ts';
-import { verifiedPeerSerial } from '../tls-peer.ts';
+import { peerAddress, verifiedPeerSerial } from '../tls-peer.ts';
 import { jsonBody } from '../validate.ts';
 import { EnrollBody, ReenrollBody } from './schemas.ts';
 
@@ -39,6 +39,7 @@ export function enrollRoutes(authority: Authority): Hono<AppEnv> {
       },
       credential: basicCredential(c.req.header('authorization')),
       hardwareModel: () => model,
+      source: peerAddress(c),
     });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.json(issuedView(issued), 201);
@@ -47,6 +48,7 @@ export function enrollRoutes(authority: Authority): Hono<AppEnv> {
     const issued = await authority.reenroll({
       readCsr: async () => csrDer((await jsonBody(c, ReenrollBody)).csr),
       clientSerial: () => verifiedPeerSerial(c),
+      source: peerAddress(c),
     });
     Object.assign(c.get('logFields'), { device_id: issued.deviceId, cert_serial: issued.serial });
     return c.json(issuedView(issued), 201);
