@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { children, content, oidString, readTop } from './decode.ts';
+import { checkAny, children, content, fields, integerBytes, oidString, readTop } from './decode.ts';
 import { generalizedTime, oid, smallInt, tlv, time, uint } from './encode.ts';
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -56,5 +56,39 @@ describe('strict DER decoding', () => {
       const n = readTop(buf);
       children(n);
     }).toThrow(/malformed DER/);
+  });
+});
+
+describe('fixed shapes and ANY values', () => {
+  const node = (h: string) => readTop(Buffer.from(h.replace(/ /g, ''), 'hex'));
+
+  it('fields() refuses a SEQUENCE with fewer or more elements than its type has', () => {
+    expect(fields(node('3006 020100 020101'), 0x30, 'pair', 2)).toHaveLength(2);
+    expect(() => fields(node('3003 020100'), 0x30, 'pair', 2)).toThrow(/has 1 elements, needs 2/);
+    expect(() => fields(node('3008 020100 020101 0500'), 0x30, 'pair', 2)).toThrow(/at most 2/);
+  });
+
+  it.each([
+    ['0200', /empty INTEGER/],
+    ['0202 007f', /non-minimal/],
+    ['0202 ff80', /non-minimal/],
+  ])('integerBytes refuses %s', (h, msg) => expect(() => integerBytes(node(h), 'n')).toThrow(msg));
+
+  it.each([
+    ['BOOLEAN 01', '010101'],
+    ['BOOLEAN of two octets', '0102ff00'],
+    ['NULL with content', '050100'],
+    ['BIT STRING with 8 unused bits', '03020800'],
+    ['BIT STRING with non-zero unused bits', '030201ff'],
+    ['empty OID', '0600'],
+    ['invalid UTF-8', '0c02c328'],
+    ['odd BMPString', '1e0100'],
+    ['constructed OCTET STRING (BER only)', '2403 040100'],
+    ['end-of-contents', '3002 0000'],
+    ['a bad time', '170131'],
+  ])('checkAny refuses %s', (_n, h) => expect(() => checkAny(node(h))).toThrow(/malformed DER/));
+
+  it('checkAny accepts what DER allows, nested', () => {
+    expect(() => checkAny(node('3013 0101ff 020100 0500 06032b6570 0c02c3a9 a000'))).not.toThrow();
   });
 });

@@ -7,16 +7,21 @@ export type KeyType = 'ec-p256' | 'ec-p384' | 'ed25519' | 'rsa';
 export interface SignatureAlgorithm {
   readonly hash: 'sha256' | 'sha384' | 'sha512' | null;
   readonly family: 'ecdsa' | 'eddsa' | 'rsa-pkcs1';
+  /**
+   * whether the AlgorithmIdentifier may carry a NULL parameter: RSA yes (RFC 4055 §5: NULL,
+   * and absent accepted); ECDSA (RFC 5758 §3.2) and Ed25519 (RFC 8410 §3) MUST omit it
+   */
+  readonly nullParams: boolean;
 }
 
 export const SIGNATURE_ALGORITHMS: Readonly<Record<string, SignatureAlgorithm>> = {
-  [OID.ecdsaWithSha256]: { hash: 'sha256', family: 'ecdsa' },
-  [OID.ecdsaWithSha384]: { hash: 'sha384', family: 'ecdsa' },
-  [OID.ecdsaWithSha512]: { hash: 'sha512', family: 'ecdsa' },
-  [OID.ed25519]: { hash: null, family: 'eddsa' },
-  [OID.sha256WithRsa]: { hash: 'sha256', family: 'rsa-pkcs1' },
-  [OID.sha384WithRsa]: { hash: 'sha384', family: 'rsa-pkcs1' },
-  [OID.sha512WithRsa]: { hash: 'sha512', family: 'rsa-pkcs1' },
+  [OID.ecdsaWithSha256]: { hash: 'sha256', family: 'ecdsa', nullParams: false },
+  [OID.ecdsaWithSha384]: { hash: 'sha384', family: 'ecdsa', nullParams: false },
+  [OID.ecdsaWithSha512]: { hash: 'sha512', family: 'ecdsa', nullParams: false },
+  [OID.ed25519]: { hash: null, family: 'eddsa', nullParams: false },
+  [OID.sha256WithRsa]: { hash: 'sha256', family: 'rsa-pkcs1', nullParams: true },
+  [OID.sha384WithRsa]: { hash: 'sha384', family: 'rsa-pkcs1', nullParams: true },
+  [OID.sha512WithRsa]: { hash: 'sha512', family: 'rsa-pkcs1', nullParams: true },
 };
 
 /** Which signature families a key type may produce. */
@@ -25,11 +30,6 @@ export const KEY_SIGNATURE_FAMILY: Readonly<Record<KeyType, SignatureAlgorithm['
   'ec-p384': 'ecdsa',
   ed25519: 'eddsa',
   rsa: 'rsa-pkcs1',
-};
-
-export const EC_CURVES: Readonly<Record<string, KeyType>> = {
-  [OID.prime256v1]: 'ec-p256',
-  [OID.secp384r1]: 'ec-p384',
 };
 
 /** The CA's own signing algorithms: curve → hash and signatureAlgorithm OID (RFC 5758 §3.2). */
