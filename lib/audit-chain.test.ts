@@ -112,4 +112,27 @@ describe('verifyChain', () => {
       detail: expect.stringMatching(/bad signature/),
     });
   });
+
+  it('verifies only the events after an already verified position, which they must link to', () => {
+    const c = chain(8);
+    const from = { seq: 5, hash: c[4]!.hash };
+    const cp = { seq: 7, hash: c[6]!.hash, at: 'later' };
+    const tail = c.slice(5);
+    expect(
+      verifyChain(tail, headOf(c), [{ ...cp, signature: sig(checkpointMessage(cp)) }], ver, from),
+    ).toMatchObject({ ok: true, events: 3, checkpointsVerified: 1 });
+    // nothing new: the verified position is the head
+    expect(verifyChain([], { seq: 5, hash: c[4]!.hash }, [], ver, from).ok).toBe(true);
+    // a changed event after the position, and a tail that no longer links to it
+    const changed = tail.map((e) => (e.seq === 7 ? { ...e, actor: 'mallory' } : e));
+    expect(verifyChain(changed, headOf(c), [], ver, from).problems[0]).toMatchObject({
+      kind: 'changed',
+      seq: 7,
+    });
+    expect(verifyChain(c.slice(6), headOf(c), [], ver, from).problems[0]).toMatchObject({
+      kind: 'deleted',
+      seq: 6,
+    });
+    expect(verifyChain(tail, headOf(c), [], ver, { seq: 5, hash: c[3]!.hash }).ok).toBe(false);
+  });
 });

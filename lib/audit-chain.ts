@@ -59,15 +59,23 @@ export interface VerifyReport {
   readonly problems: readonly Problem[];
 }
 
+/** A position in the chain already verified (the events up to it need not be given again). */
+export interface Verified {
+  readonly seq: number;
+  readonly hash: string;
+}
+
 /**
  * Verifies events (any order; sorted by seq here) against the stored head and the signed
- * checkpoints, and names what is wrong and where.
+ * checkpoints, and names what is wrong and where. With `from`, the events are those after an
+ * already verified position and must link to it; checkpoints must then lie after it too.
  */
 export function verifyChain(
   input: readonly ChainedEvent[],
   head: { seq: number; hash: string } | null,
   checkpoints: readonly Checkpoint[],
   verifySignature: (message: Buffer, signatureB64: string) => boolean,
+  from: Verified = { seq: 0, hash: GENESIS },
 ): VerifyReport {
   const rows = [...input].sort((a, b) => a.seq - b.seq);
   const problems: Problem[] = [];
@@ -82,7 +90,7 @@ export function verifyChain(
         seq: r.seq,
         detail: `event ${r.seq} (${r.action}) was changed: its content no longer matches its hash`,
       });
-    const expectedPrev = prev ? prev.hash : GENESIS;
+    const expectedPrev = prev ? prev.hash : from.hash;
     if (r.prevHash !== expectedPrev) {
       const pointsTo = seqOfHash.get(r.prevHash);
       if (prev && prevPrev && r.prevHash === prevPrev.hash) {
@@ -98,25 +106,27 @@ export function verifyChain(
           detail: `event ${r.seq} (${r.action}) was moved: it follows event ${pointsTo}, not ${prev?.seq ?? 'the start'}`,
         });
       } else if (r.prevHash === GENESIS || pointsTo === undefined) {
-        const missing = prev ? prev.seq + 1 : 1;
+        const missing = (prev?.seq ?? from.seq) + 1;
         problems.push({
           kind: 'deleted',
           seq: missing,
           detail: `event ${missing}${r.seq - missing > 1 ? `–${r.seq - 1}` : ''} was deleted: event ${r.seq} follows an event that is gone`,
         });
       }
-    } else if (prev && r.seq !== prev.seq + 1) {
+    } else if (r.seq !== (prev?.seq ?? from.seq) + 1) {
+      const before = prev?.seq ?? from.seq;
       problems.push({
         kind: 'deleted',
-        seq: prev.seq + 1,
-        detail: `sequence gap between ${prev.seq} and ${r.seq}`,
+        seq: before + 1,
+        detail: `sequence gap between ${before} and ${r.seq}`,
       });
     }
     prevPrev = prev;
     prev = r;
   }
-  if (head && (!prev || prev.seq !== head.seq || prev.hash !== head.hash)) {
-    const last = prev?.seq ?? 0;
+  const end: Verified = prev ?? from;
+  if (head && (end.seq !== head.seq || end.hash !== head.hash)) {
+    const last = end.seq;
     problems.push(
       last < head.seq
         ? {

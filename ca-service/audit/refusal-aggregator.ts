@@ -73,7 +73,8 @@ export class RefusalAggregator implements RefusalSink {
   refused(r: Refusal): Promise<void> {
     if (r.verified) return this.sink.appendAudit(r.event);
     const source = normalSource(r.source);
-    const e = r.event;
+    // the action names the check (chosen by our code); cut anyway, it is part of the key
+    const e = { ...r.event, action: capField(r.event.action, 64) };
     const actor = capField(e.actor, 96);
     const subject = e.subject === undefined ? undefined : capField(e.subject);
     const key = `${source}\n${e.action}\n${e.reason ?? ''}`;

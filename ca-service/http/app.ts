@@ -28,6 +28,7 @@ import { auditRoutes } from './v1/audit.ts';
 import { tlogRoutes } from './v1/tlog.ts';
 import { inventoryRoutes } from './v1/inventory.ts';
 import { uiRoutes } from '../ui/routes.tsx';
+import type { UiSessionPort } from '../ui/sessions.ts';
 import { serviceRoutes } from './v1/services.ts';
 import { tokenRoutes } from './v1/tokens.ts';
 
@@ -36,6 +37,7 @@ export interface AppDeps {
   readonly issuanceStore: AuthorityStore;
   /** refusals outside the core (413, dashboard): bounded for unverified callers */
   readonly refusals: RefusalSink;
+  readonly uiSessions: UiSessionPort;
   readonly batches: BatchService;
   readonly tokens: TokenService;
   readonly revocations: RevocationService;
@@ -87,6 +89,8 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
     '/ui',
     uiRoutes({
       tokens: d.tokens,
+      sessions: d.uiSessions,
+      refusals: d.refusals,
       inventory: d.inventory,
       auditLog: d.auditLog,
       logKey: d.logKey,

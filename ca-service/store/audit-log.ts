@@ -1,7 +1,7 @@
 // The one way audit events are written: appended to the hash chain inside the caller's
 // transaction, under a row lock on the chain head (so appends are serial, across instances).
 import { asc, desc, eq, gt } from 'drizzle-orm';
-import { type ChainedEvent, eventHash, GENESIS } from '../../lib/audit-chain.ts';
+import { type ChainedEvent, type Checkpoint, eventHash, GENESIS } from '../../lib/audit-chain.ts';
 import { auditCheckpoints, auditEvents, auditHead } from '../../migrations/schema/index.ts';
 import type { AuditEvent } from '../core/ports.ts';
 import type { Db } from './db.ts';
@@ -64,6 +64,17 @@ export class AuditLogStore {
     return rows.map(chainedView);
   }
 
+  async event(seq: number): Promise<ChainedEvent | undefined> {
+    const [r] = await this.db.select().from(auditEvents).where(eq(auditEvents.seq, seq)).limit(1);
+    return r ? chainedView(r) : undefined;
+  }
+
+  /** The newest events, newest first. */
+  async latest(limit: number): Promise<ChainedEvent[]> {
+    const rows = await this.db.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(limit);
+    return rows.map(chainedView);
+  }
+
   async head(): Promise<{ seq: number; hash: string } | null> {
     const [h] = await this.db.select().from(auditHead).where(eq(auditHead.id, 1));
     return h ? { seq: h.seq, hash: h.hash } : null;
@@ -90,5 +101,21 @@ export class AuditLogStore {
 
   async checkpoints() {
     return this.db.select().from(auditCheckpoints).orderBy(asc(auditCheckpoints.seq));
+  }
+
+  /** Signed checkpoints after `seq`, oldest first; `newest` takes only the last one. */
+  async checkpointsAfter(seq: number, newest = false): Promise<Checkpoint[]> {
+    const rows = await this.db
+      .select()
+      .from(auditCheckpoints)
+      .where(gt(auditCheckpoints.seq, seq))
+      .orderBy(newest ? desc(auditCheckpoints.seq) : asc(auditCheckpoints.seq))
+      .limit(newest ? 1 : 100_000);
+    return rows.map((k) => ({
+      seq: k.seq,
+      hash: k.hash,
+      at: k.at.toISOString(),
+      signature: k.signature.toString('base64'),
+    }));
   }
 }

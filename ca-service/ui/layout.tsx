@@ -1,4 +1,6 @@
-// Shared page chrome for the auditor dashboard. Server-rendered; no client-side script.
+// Shared page chrome for the auditor dashboard. Server-rendered; no client-side script, and
+// the one stylesheet is inline and allowed by its hash in the Content-Security-Policy.
+import { createHash } from 'node:crypto';
 import type { Child } from 'hono/jsx';
 
 const CSS = `
@@ -11,7 +13,10 @@ th,td{border-bottom:1px solid #e3e6eb;padding:6px 8px;text-align:left;font-size:
 .ok{color:#1b7f3b;font-weight:600}.bad{color:#b3261e;font-weight:600}
 form.filters{display:flex;gap:8px;flex-wrap:wrap;margin-bottom:14px}input,select,button{padding:5px 8px}
 pre{background:#fff;padding:10px;overflow:auto;font-size:12px}dl{display:grid;grid-template-columns:180px 1fr;gap:4px 12px}
-dt{color:#5b6475}.sev-high{color:#b3261e}.sev-medium{color:#8a6d00}`;
+dt{color:#5b6475}.sev-high{color:#b3261e}.sev-medium{color:#8a6d00}form.signout{margin-left:auto}`;
+
+/** CSP source for the inline stylesheet (CSP3 hash-source) */
+export const STYLE_SOURCE = `'sha256-${createHash('sha256').update(CSS).digest('base64')}'`;
 
 export function Page(props: { title: string; signedIn?: boolean; children?: Child }) {
   return (
@@ -19,7 +24,8 @@ export function Page(props: { title: string; signedIn?: boolean; children?: Chil
       <head>
         <meta charset="utf-8" />
         <title>{`${props.title} · edgeseal`}</title>
-        <style>{CSS}</style>
+        {/* raw, so the bytes are exactly those hashed in STYLE_SOURCE */}
+        <style dangerouslySetInnerHTML={{ __html: CSS }} />
       </head>
       <body>
         <header>
@@ -29,7 +35,7 @@ export function Page(props: { title: string; signedIn?: boolean; children?: Chil
               <a href="/ui">Certificates</a>
               <a href="/ui/findings">Findings</a>
               <a href="/ui/audit">Audit chain</a>
-              <form method="post" action="/ui/logout" style="margin-left:auto">
+              <form method="post" action="/ui/logout" class="signout">
                 <button type="submit">Sign out</button>
               </form>
             </>

@@ -1,23 +1,38 @@
-// The auditor dashboard at /ui: sign in with an API token (kept in an HttpOnly, Secure,
-// SameSite=Strict cookie), inventory with search and filters, certificate detail decoded,
-// revocation state, hygiene findings, audit-chain status. Every page is authorized as
-// `audit.read`, so auditors, security admins and admins can use it; nothing here changes state.
+// The auditor dashboard at /ui: sign in with an API token, which starts a server-side session
+// (ui/sessions.ts; the cookie holds only a random session id: __Host-, HttpOnly, Secure,
+// SameSite=Strict), inventory with search and filters, certificate detail decoded, revocation
+// state, hygiene findings, audit-chain status. Every page is authorized as `audit.read`, so
+// auditors, security admins and admins can use it; nothing here changes state but the session.
+// Every response carries the headers of ui/page-security.ts; every POST must be same-origin.
 import { createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { verifyChain } from '../../lib/audit-chain.ts';
 import { EdgesealError } from '../../lib/errors.ts';
 import { toPem } from '../../lib/pem.ts';
+import { type ChainReader, ChainWatch } from '../audit/chain-watch.ts';
 import type { Clock } from '../core/ports.ts';
+import type { RefusalSink } from '../core/refusals.ts';
 import { reasonName } from '../core/revocation.ts';
 import type { TokenService } from '../core/tokens.ts';
 import type { AppEnv } from '../http/env.ts';
+import { peerAddress } from '../http/tls-peer.ts';
 import type { LogKey } from '../keys/hierarchy.ts';
 import type { AuditLogStore } from '../store/audit-log.ts';
 import type { InventoryStore } from '../store/inventory-store.ts';
-import { Page, StatusCell } from './layout.tsx';
+import { AuditPage } from './audit-page.tsx';
+import { Page, STYLE_SOURCE, StatusCell } from './layout.tsx';
+import { sameOriginPosts, securityHeaders } from './page-security.ts';
+import { SESSION_TTL_MS, type UiSessionPort, UiSessions } from './sessions.ts';
 
+/** sent as `__Host-edgeseal_ui`: Path=/, Secure, no Domain, so no other origin can plant it */
 const COOKIE = 'edgeseal_ui';
+const COOKIE_OPTIONS = {
+  prefix: 'host',
+  httpOnly: true,
+  secure: true,
+  sameSite: 'Strict',
+  path: '/',
+} as const;
 const EKU_NAMES: Record<string, string> = {
   '1.3.6.1.5.5.7.3.1': 'TLS server',
   '1.3.6.1.5.5.7.3.2': 'TLS client',
@@ -26,8 +41,10 @@ const EKU_NAMES: Record<string, string> = {
 
 export interface UiDeps {
   readonly tokens: TokenService;
+  readonly sessions: UiSessionPort;
+  readonly refusals: RefusalSink;
   readonly inventory: InventoryStore;
-  readonly auditLog: AuditLogStore;
+  readonly auditLog: AuditLogStore & ChainReader;
   readonly logKey: LogKey;
   readonly clock: Clock;
 }
@@ -35,61 +52,62 @@ export interface UiDeps {
 const status = (r: { revokedAt: Date | null; notAfter: Date }, now: Date) =>
   r.revokedAt ? 'revoked' : r.notAfter <= now ? 'expired' : 'valid';
 
+/** The sign-in page; `error` is our own message, never text taken from the request. */
+const LoginPage = (p: { error?: string | undefined; ended?: boolean }) => (
+  <Page title="Sign in">
+    {p.error ? <p class="bad">That token was not accepted: {p.error}</p> : null}
+    {p.ended ? <p class="bad">Your session has ended (signed out, expired, or its token revoked).</p> : null}
+    <form method="post" action="/ui/login">
+      <label>
+        API token (auditor, security-admin or admin){' '}
+        <input type="password" name="token" autocomplete="off" required size={60} />
+      </label>{' '}
+      <button type="submit">Sign in</button>
+    </form>
+  </Page>
+);
+
 export function uiRoutes(d: UiDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const sessions = new UiSessions(d.sessions, d.tokens, d.clock);
+  const logKey = createPublicKey({ key: d.logKey.publicKeyDer, format: 'der', type: 'spki' });
+  const chain = new ChainWatch(d.auditLog, (m, s) => verify('sha256', m, logKey, Buffer.from(s, 'base64')));
+  app.use('*', securityHeaders(STYLE_SOURCE));
+  app.use('*', sameOriginPosts(d.refusals, d.clock));
 
-  app.get('/login', (c) =>
-    c.html(
-      <Page title="Sign in">
-        {c.req.query('error') ? <p class="bad">That token was not accepted: {c.req.query('error')}</p> : null}
-        <form method="post" action="/ui/login">
-          <label>
-            API token (auditor, security-admin or admin){' '}
-            <input type="password" name="token" autocomplete="off" required size={60} />
-          </label>{' '}
-          <button type="submit">Sign in</button>
-        </form>
-      </Page>,
-    ),
-  );
+  app.get('/login', (c) => c.html(<LoginPage ended={c.req.query('ended') !== undefined} />));
 
   app.post('/login', async (c) => {
     const form = await c.req.parseBody();
     const token = typeof form.token === 'string' ? form.token.trim() : '';
+    let id: string;
     try {
-      await d.tokens.authorize(token, 'audit.read');
+      id = (await sessions.start(token, peerAddress(c))).id;
     } catch (e) {
-      const why = e instanceof EdgesealError ? e.detail : 'sign-in failed';
-      return c.redirect(`/ui/login?error=${encodeURIComponent(why)}`, 303);
+      if (!(e instanceof EdgesealError)) throw e;
+      return c.html(<LoginPage error={e.detail} />, e.code === 'ERR_FORBIDDEN' ? 403 : 401);
     }
-    setCookie(c, COOKIE, token, {
-      httpOnly: true,
-      secure: true,
-      sameSite: 'Strict',
-      path: '/ui',
-      maxAge: 8 * 3600,
-    });
+    setCookie(c, COOKIE, id, { ...COOKIE_OPTIONS, maxAge: SESSION_TTL_MS / 1000 });
     return c.redirect('/ui', 303);
   });
 
-  app.post('/logout', (c) => {
-    deleteCookie(c, COOKIE, { path: '/ui', secure: true });
+  app.post('/logout', async (c) => {
+    await sessions.end(getCookie(c, COOKIE, 'host'));
+    deleteCookie(c, COOKIE, COOKIE_OPTIONS);
     return c.redirect('/ui/login', 303);
   });
 
-  // everything below needs a signed-in reader
+  // everything below needs a live session
   app.use('*', async (c, next) => {
-    const token = getCookie(c, COOKIE);
-    if (!token) return c.redirect('/ui/login', 303);
+    const id = getCookie(c, COOKIE, 'host');
     try {
-      c.set('principal', await d.tokens.authorize(token, 'audit.read'));
+      c.set('principal', await sessions.resume(id));
     } catch (e) {
-      deleteCookie(c, COOKIE, { path: '/ui', secure: true });
-      return c.redirect(
-        `/ui/login?error=${encodeURIComponent(e instanceof EdgesealError ? e.detail : 'signed out')}`,
-        303,
-      );
+      if (!(e instanceof EdgesealError)) throw e;
+      if (id !== undefined) deleteCookie(c, COOKIE, COOKIE_OPTIONS);
+      return c.redirect(id === undefined ? '/ui/login' : '/ui/login?ended', 303);
     }
+    c.get('logFields').actor = c.get('principal').actor;
     await next();
   });
 
@@ -287,69 +305,8 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
   });
 
   app.get('/audit', async (c) => {
-    const events = [];
-    for (let after = 0; ; ) {
-      const page = await d.auditLog.page(after, 5000);
-      events.push(...page);
-      if (page.length < 5000) break;
-      after = page.at(-1)!.seq;
-    }
-    const head = await d.auditLog.head();
-    const cps = (await d.auditLog.checkpoints()).map((k) => ({
-      seq: k.seq,
-      hash: k.hash,
-      at: k.at.toISOString(),
-      signature: k.signature.toString('base64'),
-    }));
-    const key = createPublicKey({ key: d.logKey.publicKeyDer, format: 'der', type: 'spki' });
-    const report = verifyChain(events, head, cps, (m, s) =>
-      verify('sha256', m, key, Buffer.from(s, 'base64')),
-    );
-    const recent = events.slice(-50).reverse();
-    return c.html(
-      <Page title="Audit chain" signedIn>
-        <p class={report.ok ? 'ok' : 'bad'}>
-          {report.ok
-            ? `Chain intact: ${report.events} events, head ${head?.seq ?? 0}, ${report.checkpointsVerified} signed checkpoints verified.`
-            : `Chain BROKEN: ${report.problems.length} problem(s).`}
-        </p>
-        {report.problems.length ? (
-          <ul>
-            {report.problems.map((p) => (
-              <li class="bad">{p.detail}</li>
-            ))}
-          </ul>
-        ) : null}
-        <p>Server-side check for convenience; auditors verify independently with `edgeseal audit verify`.</p>
-        <h2>Latest events</h2>
-        <table>
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>At</th>
-              <th>Actor</th>
-              <th>Action</th>
-              <th>Outcome</th>
-              <th>Subject</th>
-              <th>Reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            {recent.map((e) => (
-              <tr>
-                <td>{e.seq}</td>
-                <td>{e.at}</td>
-                <td>{e.actor}</td>
-                <td>{e.action}</td>
-                <td class={e.outcome === 'ok' ? 'ok' : 'bad'}>{e.outcome}</td>
-                <td>{e.subject ?? ''}</td>
-                <td>{e.reason ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Page>,
-    );
+    const [status, recent] = await Promise.all([chain.check(), d.auditLog.latest(50)]);
+    return c.html(<AuditPage status={status} recent={recent} />);
   });
   return app;
 }
