@@ -7,6 +7,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { getRequestListener } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { listen } from '../lib/listen.ts';
+import { safeLogger } from '../lib/safe-log.ts';
 import { toPem } from '../lib/pem.ts';
 import { bootstrap, type Bootstrapped, dataPaths } from './bootstrap.ts';
 import type { CaConfig } from './config.ts';
@@ -23,7 +24,8 @@ import {
   SERVER_CERT_DAYS,
   type ServiceIdentity,
 } from './keys/server-identity.ts';
-import { DEFAULT_OCSP_OPTIONS, OcspResponder } from './revocation/ocsp-responder.ts';
+import { OcspResponder } from './revocation/ocsp-responder.ts';
+import { issuedSerialsLookup } from './store/issued-serials-store.ts';
 import { BatchStore } from './store/batch-store.ts';
 import { type Database, ping } from './store/db.ts';
 import { IssuanceStore } from './store/issuance-store.ts';
@@ -35,7 +37,6 @@ import { InventoryStore } from './store/inventory-store.ts';
 import { TransparencyLog } from './transparency/tlog.ts';
 import { RevocationStore } from './store/revocation-store.ts';
 import { TokenStore } from './store/token-store.ts';
-import { UiSessionStore } from './store/ui-session-store.ts';
 import { CrlPublisher, type CrlOptions, DEFAULT_CRL_OPTIONS } from './revocation/crl-publisher.ts';
 import { decodeFeed, REVOCATION_CHANNEL } from './revocation/feed.ts';
 
@@ -78,7 +79,8 @@ export interface StartOptions {
 const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h === '0.0.0.0' ? '127.0.0.1' : h);
 
 export async function startControlPlane(config: CaConfig, opts: StartOptions = {}): Promise<ControlPlane> {
-  const log = opts.log ?? pino({ level: config.logLevel, base: { service: 'ca' } });
+  // every error logged below loses its SQL parameters (lib/safe-log.ts)
+  const log = safeLogger(opts.log ?? pino({ level: config.logLevel, base: { service: 'ca' } }));
   const clock = opts.clock ?? { now: () => new Date() };
   const boot = await bootstrap(config, clock, opts.database);
   const { database, hierarchy } = boot;
@@ -124,7 +126,6 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     authority,
     issuanceStore,
     refusals,
-    uiSessions: new UiSessionStore(database.db),
     batches: new BatchService(new BatchStore(database.db), clock),
     tokens,
     revocations,
@@ -148,14 +149,14 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     );
   const ocspIdentity = () =>
     issueServiceIdentity(hierarchy.issuing, { kind: 'ocsp' }, issuanceStore, clock.now());
-  const ocsp = new OcspResponder(
-    hierarchy.issuing,
-    await ocspIdentity(),
-    async (serial) => !!(await issuanceStore.getCertificate(serial)),
-    (serial) => crl.revoked(serial),
+  const ocsp = new OcspResponder({
+    issuer: hierarchy.issuing,
+    identity: await ocspIdentity(),
+    issued: issuedSerialsLookup(database.db, hierarchy.issuing.id),
+    revoked: (serial) => crl.revoked(serial),
     clock,
-    DEFAULT_OCSP_OPTIONS,
-  );
+    log,
+  });
   revocations.onRevoked((entries) => ocsp.invalidate(entries.map((e) => e.serial)));
   // Revocations made by other instances on the same database (revocation/feed.ts).
   const unlisten = await database.listen(REVOCATION_CHANNEL, (payload) => {

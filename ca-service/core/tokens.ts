@@ -178,6 +178,24 @@ export class TokenService {
   }
 }
 
+/** An API token lives from a minute to ten years, or until revoked when no expiry is given. */
+export const TOKEN_LIFETIME_SECONDS = { min: 60, max: 3650 * 86_400 } as const;
+
+/** The expiry of a token that lives `seconds` from `now`; out of range is the client's error, named. */
+export function tokenExpiry(now: Date, seconds: number, asWritten: string): Date {
+  if (
+    !Number.isSafeInteger(seconds) ||
+    seconds < TOKEN_LIFETIME_SECONDS.min ||
+    seconds > TOKEN_LIFETIME_SECONDS.max
+  ) {
+    throw new EdgesealError(
+      'ERR_INVALID_REQUEST',
+      `expires_in "${asWritten}" is out of range: a token lives from 1 minute to 3650 days`,
+    );
+  }
+  return new Date(now.getTime() + seconds * 1000);
+}
+
 /** What clients see of a token: never the hash. */
 export const tokenView = (t: TokenRecord, now: Date) => ({
   id: t.id,

@@ -1,6 +1,18 @@
 // OCSP (RFC 6960): strict request parsing and BasicOCSPResponse building.
 import { createHash } from 'node:crypto';
-import { children, content, DerError, expect, type Node, oidString, raw, readTop } from '../der/decode.ts';
+import {
+  checkAny,
+  children,
+  content,
+  DerError,
+  expect,
+  fields,
+  integerBytes,
+  type Node,
+  oidString,
+  raw,
+  readTop,
+} from '../der/decode.ts';
 import { bitString, ctx, generalizedTime, oid, octets, seq, tlv } from '../der/encode.ts';
 import { EdgesealError } from '../errors.ts';
 import type { Signer } from './certificate.ts';
@@ -34,45 +46,102 @@ export interface OcspRequest {
   readonly nonce?: Buffer;
 }
 
-const MAX_CERTS_PER_REQUEST = 20;
+/**
+ * CertIDs answered per request. RFC 5019 §2.1.1 (the profile this responder serves) has a
+ * client send one; openssl sends one per -cert. Each costs a lookup and a SingleResponse,
+ * so a request asking for more is refused as a whole (see parseOcspRequest).
+ */
+export const MAX_CERTS_PER_REQUEST = 10;
 
-function parseCertId(n: Node): CertId {
-  const [alg, nameHash, keyHash, serial] = children(expect(n, 0x30, 'CertID'));
-  const algOid = oidString(children(expect(alg, 0x30, 'hashAlgorithm'))[0]!);
-  const hash = HASHES[algOid];
-  if (!hash) throw new DerError(`unsupported CertID hash ${algOid}`);
+/** Request extensions understood here; RFC 6960 §4.4: others are ignored unless critical. */
+const KNOWN_EXTENSIONS = new Set<string>([OCSP_OID.nonce]);
+
+/**
+ * Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension (RFC 5280 §4.1);
+ * Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }.
+ * Returns extnID → extnValue contents.
+ */
+function parseExtensions(wrapper: Node, what: string): Map<string, Buffer> {
+  const [list] = fields(wrapper, wrapper.tag, what, 1);
+  const exts = children(expect(list, 0x30, `${what} list`));
+  if (exts.length === 0) throw new DerError(`${what}: empty Extensions (SIZE 1..MAX)`);
+  const out = new Map<string, Buffer>();
+  for (const e of exts) {
+    const parts = fields(e, 0x30, 'Extension', 2, 3);
+    const id = oidString(expect(parts[0], 0x06, 'extnID'));
+    let critical = false;
+    if (parts.length === 3) {
+      const b = content(expect(parts[1], 0x01, 'critical'));
+      if (b.length !== 1 || (b[0] !== 0 && b[0] !== 0xff)) throw new DerError('critical is not a BOOLEAN');
+      critical = b[0] === 0xff;
+    }
+    const value = content(expect(parts[parts.length - 1], 0x04, 'extnValue'));
+    // RFC 5280 §4.2: an extension appears at most once
+    if (out.has(id)) throw new DerError(`extension ${id} appears twice`);
+    if (critical && !KNOWN_EXTENSIONS.has(id)) throw new DerError(`unsupported critical extension ${id}`);
+    out.set(id, value);
+  }
+  return out;
+}
+
+/** CertID ::= SEQUENCE { hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber } (RFC 6960 §4.1.1). */
+function parseCertId(n: Node | undefined): CertId {
+  const [alg, nameHash, keyHash, serial] = fields(n, 0x30, 'CertID', 4);
+  const [algOid, params] = fields(alg, 0x30, 'hashAlgorithm', 1, 2);
+  const oid = oidString(expect(algOid, 0x06, 'hashAlgorithm.algorithm'));
+  if (params && (params.tag !== 0x05 || params.end !== params.contentStart))
+    throw new DerError('hashAlgorithm parameters must be absent or NULL');
+  const hash = HASHES[oid];
+  if (!hash) throw new DerError(`unsupported CertID hash ${oid}`);
+  integerBytes(serial, 'serialNumber');
   return {
     hash,
     issuerNameHash: content(expect(nameHash, 0x04, 'issuerNameHash')),
     issuerKeyHash: content(expect(keyHash, 0x04, 'issuerKeyHash')),
     serialHex: serialHexOf(serial!),
-    raw: Buffer.from(raw(n)),
+    raw: Buffer.from(raw(n!)),
   };
 }
 
-/** Throws ERR_BAD_ENCODING: the responder answers malformedRequest. */
+/**
+ * Throws ERR_BAD_ENCODING: the responder answers malformedRequest (RFC 6960 §2.3). Every
+ * structure is read to its declared shape; nothing is assumed present.
+ */
 export function parseOcspRequest(der: Buffer): OcspRequest {
   try {
-    const [tbs] = children(expect(readTop(der), 0x30, 'OCSPRequest'));
-    const fields = children(expect(tbs, 0x30, 'TBSRequest'));
-    const list = fields.find((f) => f.tag === 0x30);
-    if (!list) throw new DerError('requestList is missing');
-    const reqs = children(list);
+    // OCSPRequest ::= SEQUENCE { tbsRequest, optionalSignature [0] EXPLICIT Signature OPTIONAL }
+    const [tbs, signature] = fields(readTop(der), 0x30, 'OCSPRequest', 1, 2);
+    if (signature) checkAny(expect(signature, 0xa0, 'optionalSignature'));
+    // TBSRequest ::= SEQUENCE { version [0] DEFAULT v1, requestorName [1] OPTIONAL,
+    //                           requestList SEQUENCE OF Request, requestExtensions [2] OPTIONAL }
+    const f = children(expect(tbs, 0x30, 'TBSRequest'));
+    let i = 0;
+    if (f[i]?.tag === 0xa0) {
+      const v = integerBytes(fields(f[i], 0xa0, 'version', 1)[0], 'version');
+      if (v.length !== 1 || v[0] !== 0) throw new DerError('OCSP request version must be v1 (0)');
+      i++;
+    }
+    if (f[i]?.tag === 0xa1) checkAny(f[i++]!);
+    const reqs = children(expect(f[i++], 0x30, 'requestList'));
+    const exts = f[i]?.tag === 0xa2 ? parseExtensions(f[i++]!, 'requestExtensions') : undefined;
+    if (i < f.length) throw new DerError('TBSRequest has extra elements');
     if (reqs.length === 0 || reqs.length > MAX_CERTS_PER_REQUEST) {
-      throw new DerError(`requestList must hold 1–${MAX_CERTS_PER_REQUEST} requests`);
+      throw new DerError(`requestList must hold 1–${MAX_CERTS_PER_REQUEST} requests, not ${reqs.length}`);
     }
-    const certIds = reqs.map((r) => parseCertId(children(expect(r, 0x30, 'Request'))[0]!));
-    let nonce: Buffer | undefined;
-    const extsWrapper = fields.find((f) => f.tag === 0xa2);
-    if (extsWrapper) {
-      for (const e of children(children(extsWrapper)[0]!)) {
-        const parts = children(e);
-        if (oidString(parts[0]!) === OCSP_OID.nonce) nonce = Buffer.from(content(parts[parts.length - 1]!));
-      }
+    // Request ::= SEQUENCE { reqCert CertID, singleRequestExtensions [0] EXPLICIT Extensions OPTIONAL }
+    const certIds = reqs.map((r) => {
+      const [certId, single] = fields(r, 0x30, 'Request', 1, 2);
+      if (single) parseExtensions(expect(single, 0xa0, 'singleRequestExtensions'), 'singleRequestExtensions');
+      return parseCertId(certId);
+    });
+    // RFC 8954 §2.1: Nonce ::= OCTET STRING, echoed verbatim; its DER must be one OCTET STRING
+    const nonce = exts?.get(OCSP_OID.nonce);
+    if (nonce) {
+      const inner = expect(readTop(nonce), 0x04, 'nonce');
+      const len = inner.end - inner.contentStart;
+      if (len < 1 || len > 128) throw new DerError('nonce length out of range (1–128 octets)');
     }
-    if (nonce && (nonce.length < 3 || nonce.length > 130))
-      throw new DerError('nonce length out of range (RFC 8954: 1–128 octets)');
-    return nonce ? { certIds, nonce } : { certIds };
+    return nonce ? { certIds, nonce: Buffer.from(nonce) } : { certIds };
   } catch (e) {
     if (e instanceof DerError)
       throw new EdgesealError('ERR_BAD_ENCODING', `malformed OCSP request: ${e.message}`);

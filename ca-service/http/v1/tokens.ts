@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { parseDuration } from '../../core/batches.ts';
 import type { Clock } from '../../core/ports.ts';
-import { type Role, type TokenService, tokenView } from '../../core/tokens.ts';
+import { type Role, type TokenService, tokenExpiry, tokenView } from '../../core/tokens.ts';
 import { requirePermission } from '../auth.ts';
 import type { AppEnv } from '../env.ts';
 import { jsonBody } from '../validate.ts';
@@ -11,9 +11,10 @@ export function tokenRoutes(tokens: TokenService, clock: Clock): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post('/', requirePermission(tokens, 'token.create'), async (c) => {
     const body = await jsonBody(c, TokenCreateBody);
-    const expiresAt = body.expires_in
-      ? new Date(clock.now().getTime() + parseDuration(body.expires_in) * 1000)
-      : null;
+    const expiresAt =
+      body.expires_in === undefined
+        ? null
+        : tokenExpiry(clock.now(), parseDuration(body.expires_in), body.expires_in);
     const { token, record } = await tokens.create(
       body.role as Role,
       body.label ?? null,
