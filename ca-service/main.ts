@@ -37,6 +37,7 @@ import { InventoryStore } from './store/inventory-store.ts';
 import { TransparencyLog } from './transparency/tlog.ts';
 import { RevocationStore } from './store/revocation-store.ts';
 import { TokenStore } from './store/token-store.ts';
+import { UiSessionStore } from './store/ui-session-store.ts';
 import { CrlPublisher, type CrlOptions, DEFAULT_CRL_OPTIONS } from './revocation/crl-publisher.ts';
 import { decodeFeed, REVOCATION_CHANNEL } from './revocation/feed.ts';
 
@@ -126,6 +127,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     authority,
     issuanceStore,
     refusals,
+    uiSessions: new UiSessionStore(database.db),
     batches: new BatchService(new BatchStore(database.db), clock),
     tokens,
     revocations,
