@@ -1,1 +1,2 @@
 export * from './ca.ts';
+export * from './attestation.ts';
