@@ -109,7 +109,8 @@ async function serviceCert(kind: 'service' | 'server', nameOrHosts: string | str
   return { keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), chainPem: r.chain };
 }
 const sinkCert = await serviceCert('service', 'bench-sink');
-const sink: Device = { id: 'bench-sink', keyPem: sinkCert.keyPem, certPem: sinkCert.chainPem };
+// a service's MQTT client id is svc:<name> (gateway/core/client-id.ts)
+const sink: Device = { id: 'svc:bench-sink', keyPem: sinkCert.keyPem, certPem: sinkCert.chainPem };
 
 // ---- the gateway ----
 // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the gateway under load.

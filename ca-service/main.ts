@@ -7,6 +7,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { getRequestListener } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { listen } from '../lib/listen.ts';
+import { TLS_SERVER_POLICY } from '../lib/tls-policy.ts';
 import { safeLogger } from '../lib/safe-log.ts';
 import { toPem } from '../lib/pem.ts';
 import { bootstrap, type Bootstrapped, dataPaths } from './bootstrap.ts';
@@ -174,7 +175,8 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   });
   const id = await identity();
   const caPem = hierarchy.chain.map((d) => toPem('CERTIFICATE', d)).join('');
-  const tlsOptions = (i: typeof id) => ({ key: i.keyPem, cert: i.certChainPem });
+  // the TLS policy also on renewal: setSecureContext starts from Node's defaults
+  const tlsOptions = (i: typeof id) => ({ key: i.keyPem, cert: i.certChainPem, ...TLS_SERVER_POLICY });
   const https = createHttpsServer(
     {
       ...tlsOptions(id),
@@ -183,7 +185,6 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
       // and the API authenticate otherwise. Handlers check `authorized` themselves.
       requestCert: true,
       rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
     },
     getRequestListener(app.fetch),
   );

@@ -34,6 +34,7 @@ const Env = z.object({
   EDGESEAL_GATEWAY_MAX_QUEUED: z.coerce.number().int().min(0).default(1000),
   EDGESEAL_GATEWAY_SESSION_EXPIRY_SECONDS: seconds.default(86_400),
   EDGESEAL_GATEWAY_CONNECT_TIMEOUT_SECONDS: seconds.default(10),
+  EDGESEAL_GATEWAY_MAX_CONNECT_BYTES: z.coerce.number().int().min(512).max(268_435_455).default(8192),
 });
 
 export interface GatewayConfig {
@@ -56,6 +57,12 @@ export interface GatewayConfig {
   readonly maxQueued: number;
   readonly sessionExpiryMs: number;
   readonly connectTimeoutMs: number;
+  /**
+   * the largest CONNECT read, before anything is known of the client: a client id (≤ 133
+   * bytes), a will (topic ≤ 80 bytes, a short status payload), MQTT 5 properties, with room
+   * to spare; a larger one is refused from its fixed header, before its body is buffered
+   */
+  readonly maxConnectBytes: number;
 }
 
 export function parseGatewayConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
@@ -82,5 +89,6 @@ export function parseGatewayConfig(env: Readonly<Record<string, string | undefin
     maxQueued: e.EDGESEAL_GATEWAY_MAX_QUEUED,
     sessionExpiryMs: e.EDGESEAL_GATEWAY_SESSION_EXPIRY_SECONDS * 1000,
     connectTimeoutMs: e.EDGESEAL_GATEWAY_CONNECT_TIMEOUT_SECONDS * 1000,
+    maxConnectBytes: e.EDGESEAL_GATEWAY_MAX_CONNECT_BYTES,
   });
 }

@@ -5,6 +5,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { listen } from '../lib/listen.ts';
+import { TLS_SERVER_POLICY } from '../lib/tls-policy.ts';
 import { Broker } from './broker/broker.ts';
 import { Connection } from './broker/connection.ts';
 import { LocalRouter } from './broker/local-router.ts';
@@ -95,7 +96,12 @@ export async function startGateway(
   const stopFeed = await link.followRevocations(revocation);
   const identity = await link.serverIdentity(config.hosts);
   const trust = await link.trustPem();
-  const tlsOptions = (i: typeof identity) => ({ key: i.keyPem, cert: i.certChainPem, ca: trust });
+  const tlsOptions = (i: typeof identity) => ({
+    key: i.keyPem,
+    cert: i.certChainPem,
+    ca: trust,
+    ...TLS_SERVER_POLICY, // also on renewal: setSecureContext starts from Node's defaults
+  });
   let nextId = 0;
   const server = createTlsServer(
     {
@@ -104,7 +110,6 @@ export async function startGateway(
       // turned into a CONNACK with its reason code, so a refused client is told, and counted.
       requestCert: true,
       rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
       handshakeTimeout: config.connectTimeoutMs,
     },
     (socket: TLSSocket) => {
@@ -112,7 +117,8 @@ export async function startGateway(
       const c = new Connection(
         socket,
         ++nextId,
-        config.maxPayloadBytes + 65_536, // the same limit the broker announces (MQTT 5)
+        // the same packet limit the broker announces (MQTT 5); CONNECT is bounded before auth
+        { maxPacketBytes: config.maxPayloadBytes + 65_536, maxConnectBytes: config.maxConnectBytes },
         Date.now(),
         b.onPacket,
         b.onError,

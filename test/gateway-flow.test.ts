@@ -31,7 +31,7 @@ describe('gateway flow control', () => {
     let acks: Promise<void> = Promise.resolve();
     const sink = await MqttClient.connect({
       url,
-      clientId: 'slow-sink',
+      clientId: 'svc:slow-sink',
       tls: { ca, cert: readFileSync(sinkId.certPath), key: readFileSync(sinkId.keyPath) },
       // a slow consumer: one acknowledgement a millisecond, one after the other
       onMessage: (m, ack) => {

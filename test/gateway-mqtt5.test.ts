@@ -39,7 +39,13 @@ afterAll(async () => {
 
 describe('gateway with MQTT 5 clients', () => {
   it('routes telemetry up and commands down, as for 3.1.1', async () => {
-    const sink = mosquittoSub(gw, root, backend, 'sink5', [...V5, '-t', 'devices/+/telemetry', '-q', '1']);
+    const sink = mosquittoSub(gw, root, backend, 'svc:sink5', [
+      ...V5,
+      '-t',
+      'devices/+/telemetry',
+      '-q',
+      '1',
+    ]);
     const device = mosquittoSub(gw, root, deviceIdentity(dev), 'cam-v5', [
       ...V5,
       '-t',
@@ -50,7 +56,7 @@ describe('gateway with MQTT 5 clients', () => {
     try {
       await untilSessions(gw, 2);
       await new Promise((r) => setTimeout(r, 200));
-      const down = await mosquittoPub(gw, root, backend, 'sink5-ops', [
+      const down = await mosquittoPub(gw, root, backend, 'svc:sink5:ops', [
         ...V5,
         '-t',
         'devices/cam-v5/cmd',

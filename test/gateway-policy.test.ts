@@ -1,5 +1,6 @@
 // Gateway refusals and policies, each as the client sees it (mosquitto clients' messages,
 // exit codes) and as the operator sees it (metrics by reason).
+import { execFile } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
@@ -7,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceCertificate } from '../ca-service/core/profiles.ts';
 import type { Gateway } from '../gateway/main.ts';
 import { MqttClient } from '../lib/mqtt/client.ts';
+import { encodeConnect } from '../lib/mqtt/codec.ts';
 import { toPem } from '../lib/pem.ts';
 import { randomSerial } from '../lib/x509/certificate.ts';
 import {
@@ -148,18 +150,39 @@ describe('gateway: certificates that are not let in', () => {
     );
   });
 
-  it('refuses a client without a certificate', async () => {
-    // (mosquitto_pub with --cafile alone works the same; this client reports the CONNACK code)
-    const sock = await new Promise<MqttClient | Error>((resolve) =>
-      MqttClient.connect({
-        url: `mqtts://127.0.0.1:${gw.port}`,
-        clientId: 'cam-p1',
-        tls: { ca: readFileSync(root) },
-      }).then(resolve, resolve),
+  it('refuses a client without a certificate at the TLS handshake, before reading any MQTT byte', async () => {
+    const before = await refusals('no_certificate');
+    // a raw TLS client: the handshake completes, then the gateway closes without a byte of MQTT
+    const seen = await new Promise<{ handshake: boolean; bytes: number; closedMs: number }>((resolve) => {
+      let handshake = false;
+      let bytes = 0;
+      let t0 = 0;
+      const sock = tlsConnect({ host: '127.0.0.1', port: gw.port, ca: readFileSync(root) }, () => {
+        handshake = true;
+        t0 = Date.now();
+        const none = { will: undefined, username: undefined, password: undefined };
+        sock.write(encodeConnect({ cleanSession: true, keepAlive: 60, clientId: 'cam-p1', ...none }));
+      });
+      sock.on('data', (d: Buffer) => {
+        bytes += d.length;
+      });
+      sock.on('close', () => resolve({ handshake, bytes, closedMs: Date.now() - t0 }));
+      sock.on('error', () => {});
+    });
+    expect(seen.bytes).toBe(0); // no CONNACK: the connection is refused, not answered
+    expect(seen.closedMs).toBeLessThan(2000); // at once, not after the CONNECT timeout
+    // mosquitto_pub without --cert/--key: the same
+    const r = await new Promise<{ status: number; out: string }>((resolve) =>
+      execFile(
+        'mosquitto_pub',
+        ['-h', '127.0.0.1', '-p', String(gw.port), '--cafile', root, '-i', 'cam-p1', '-t', 'x', '-m', 'x'],
+        { encoding: 'utf8', timeout: 15_000 },
+        (err, stdout, stderr) => resolve({ status: err ? 1 : 0, out: `${stdout}${stderr}` }),
+      ),
     );
-    expect(sock).toBeInstanceOf(Error);
-    expect((sock as { returnCode?: number }).returnCode).toBe(5);
-    expect(await refusals('no_certificate')).toBe(1);
+    expect(r.status).not.toBe(0);
+    expect(r.out).not.toMatch(/not authori[sz]ed/i); // it never got as far as a CONNACK
+    expect(await refusals('no_certificate')).toBe(before + 2);
   });
 
   it('answers an unknown protocol level with "unacceptable protocol version" and garbage with a closed connection', async () => {
@@ -221,7 +244,7 @@ describe('gateway: certificates that are not let in', () => {
 
 describe('gateway: payload policy and rate limit', () => {
   it('closes a device that sends telemetry that is not a JWE, and routes nothing of it', async () => {
-    const sink = mosquittoSub(gw, root, backend, 'ops', ['-t', 'devices/+/telemetry', '-q', '1']);
+    const sink = mosquittoSub(gw, root, backend, 'svc:ops', ['-t', 'devices/+/telemetry', '-q', '1']);
     try {
       await untilSessions(gw, 1);
       await new Promise((r) => setTimeout(r, 200));
@@ -301,7 +324,7 @@ describe('gateway: sessions', () => {
     await first.stop();
     await untilSessions(gw, 0);
     for (const m of ['one', 'two']) {
-      const r = await mosquittoPub(gw, root, backend, 'ops', [
+      const r = await mosquittoPub(gw, root, backend, 'svc:ops', [
         '-t',
         'devices/cam-p1/cmd',
         '-q',
@@ -321,7 +344,7 @@ describe('gateway: sessions', () => {
   });
 
   it("publishes a device's will when its connection drops, and refuses a will on a foreign topic", async () => {
-    const sink = mosquittoSub(gw, root, backend, 'ops', ['-t', 'devices/+/status', '-q', '1']);
+    const sink = mosquittoSub(gw, root, backend, 'svc:ops', ['-t', 'devices/+/status', '-q', '1']);
     try {
       await untilSessions(gw, 1);
       await new Promise((r) => setTimeout(r, 200));

@@ -17,6 +17,7 @@ import {
   mosquittoPub,
   mosquittoSub,
   rootOf,
+  serviceIdentity,
   startTestGateway,
   untilSessions,
 } from './helpers/mqtt.ts';
@@ -61,7 +62,8 @@ describe.runIf(!!upstream)('two gateways on one upstream broker', () => {
     );
     a = await enrollDevice(s, idA);
     b = await enrollDevice(s, idB);
-    backend = await MqttClient.connect({ url: upstream!, clientId: `backend-${run}` });
+    // a backend on the broker itself takes a client id no device can have (device ids have no ':')
+    backend = await MqttClient.connect({ url: upstream!, clientId: `svc:backend-${run}` });
     backend.onMessage = (m, ack) => {
       received.push(`${m.topic} ${m.payload.toString()}`);
       ack();
@@ -154,6 +156,60 @@ describe.runIf(!!upstream)('two gateways on one upstream broker', () => {
     }
     // clean the broker's persistent session for this id
     await mosquittoPub(gw1, root, deviceIdentity(b), idB, ['-t', `devices/${idB}/status`, '-m', 'bye']);
+  });
+
+  it("a device enrolled under a service's name cannot obtain the service's upstream session", async () => {
+    const name = `sink-${run}`;
+    const svc = await serviceIdentity(s, name);
+    const namesake = await enrollDevice(s, name);
+    // the backend, through gateway 1, keeps a persistent upstream session reading all telemetry
+    const args = ['-c', '-q', '1', '-t', 'devices/+/telemetry'];
+    const first = mosquittoSub(gw1, root, svc, `svc:${name}`, args);
+    await untilSessions(gw1, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    await first.stop();
+    await untilSessions(gw1, 0);
+    // the attacker, through gateway 2, under the service's name as its own device id
+    const attacker = mosquittoSub(gw2, root, deviceIdentity(namesake), name, [
+      '-c',
+      '-q',
+      '1',
+      '-t',
+      `devices/${name}/cmd`,
+    ]);
+    const body = jwe('up');
+    try {
+      await untilSessions(gw2, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await mosquittoPub(gw1, root, deviceIdentity(a), idA, [
+        '-t',
+        `devices/${idA}/telemetry`,
+        '-q',
+        '1',
+        '-m',
+        body,
+      ]);
+      expect(r.status, r.out).toBe(0);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(attacker.lines).toEqual([]);
+    } finally {
+      await attacker.stop();
+    }
+    // the service's upstream session kept the message for the service
+    const back = mosquittoSub(gw2, root, svc, `svc:${name}`, args);
+    try {
+      await back.waitFor((l) => l === `devices/${idA}/telemetry ${body}`);
+    } finally {
+      await back.stop();
+    }
+    // clean the broker's persistent sessions of this run
+    await mosquittoPub(gw1, root, svc, `svc:${name}`, ['-t', `devices/${idA}/cmd`, '-m', 'bye']);
+    await mosquittoPub(gw1, root, deviceIdentity(namesake), name, [
+      '-t',
+      `devices/${name}/status`,
+      '-m',
+      'bye',
+    ]);
   });
 
   it('revocation cuts the device on both gateways within a second', async () => {

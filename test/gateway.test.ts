@@ -41,7 +41,12 @@ afterAll(async () => {
 
 describe('gateway: identity and topics', () => {
   it('a device publishes telemetry (a JWE) on its own topic and a backend service receives it', async () => {
-    const sink = mosquittoSub(gw, root, backend, 'telemetry-sink', ['-t', 'devices/+/telemetry', '-q', '1']);
+    const sink = mosquittoSub(gw, root, backend, 'svc:telemetry-sink', [
+      '-t',
+      'devices/+/telemetry',
+      '-q',
+      '1',
+    ]);
     try {
       await untilSessions(gw, 1);
       await new Promise((r) => setTimeout(r, 200)); // SUBSCRIBE after CONNACK
@@ -73,7 +78,7 @@ describe('gateway: identity and topics', () => {
     try {
       await untilSessions(gw, 1);
       await new Promise((r) => setTimeout(r, 200));
-      const r = await mosquittoPub(gw, root, backend, 'telemetry-sink', [
+      const r = await mosquittoPub(gw, root, backend, 'svc:telemetry-sink', [
         '-t',
         'devices/cam-a1/cmd',
         '-q',
@@ -90,7 +95,7 @@ describe('gateway: identity and topics', () => {
 
   it("refuses a publish to another device's topic: the connection is closed and nothing is routed", async () => {
     const before = metric(await metricsText(gw), 'edgeseal_gateway_denials_total{reason="acl_publish"}');
-    const sink = mosquittoSub(gw, root, backend, 'telemetry-sink', ['-t', 'devices/#', '-q', '1']);
+    const sink = mosquittoSub(gw, root, backend, 'svc:telemetry-sink', ['-t', 'devices/#', '-q', '1']);
     try {
       await untilSessions(gw, 1);
       await new Promise((r) => setTimeout(r, 200));

@@ -1,5 +1,8 @@
 // Device identifiers: what a CSR's CN may contain. They end up in a SPIFFE URI path segment
 // and in MQTT topics, so the alphabet excludes '/', '+', '#' and anything needing escaping.
+// It also excludes ':', which keeps devices out of the services' MQTT client ids
+// (`svc:<name>[:<worker>]`, gateway/core/client-id.ts): a device's client id is its id, so no
+// device can ever take, squat or resume a service's session.
 import { EdgesealError } from '../../lib/errors.ts';
 
 export const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -24,6 +24,7 @@ import type { Connection } from './connection.ts';
 
 const V4_REFUSAL: Partial<Record<RefusalReason, number>> = {
   client_id_mismatch: CONNACK.identifierRejected,
+  client_id_required: CONNACK.identifierRejected, // [MQTT-3.1.3-8]
   revocation_state_unknown: CONNACK.serverUnavailable,
   upstream_unavailable: CONNACK.serverUnavailable,
   server_shutting_down: CONNACK.serverUnavailable,
@@ -32,6 +33,7 @@ const V4_REFUSAL: Partial<Record<RefusalReason, number>> = {
 
 const V5_REFUSAL: Partial<Record<RefusalReason, number>> = {
   client_id_mismatch: REASON.clientIdNotValid,
+  protocol_error: REASON.protocolError,
   revocation_state_unknown: REASON.serverUnavailable,
   upstream_unavailable: REASON.serverUnavailable,
   server_shutting_down: REASON.serverUnavailable,

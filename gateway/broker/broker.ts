@@ -14,8 +14,10 @@ import {
   REASON,
   SUBACK_FAILURE,
 } from '../../lib/mqtt/packets.ts';
+import { MqttPacketTooLarge } from '../../lib/mqtt/parser.ts';
 import { PROP } from '../../lib/mqtt/properties.ts';
 import { canPublish, canSubscribe } from '../core/acl.ts';
+import { resolveClientId } from '../core/client-id.ts';
 import { identify, type PeerFacts, type Principal, type RefusalReason } from '../core/identity.ts';
 import { checkPayload } from '../core/payload-policy.ts';
 import { TokenBucket } from '../core/token-bucket.ts';
@@ -86,12 +88,31 @@ export class Broker {
     return this.byClientId.size;
   }
 
+  /**
+   * A client whose TLS handshake just completed (called from the listener's secureConnection
+   * handler, before any MQTT byte is read). One without a certificate is refused here: it
+   * cannot be anyone, so it gets no parser, no CONNECT and no CONNECT timeout to spend.
+   */
   accept(c: Connection): void {
     this.all.add(c);
     c.socket.on('close', () => this.closed(c));
     c.socket.on('error', (err) => {
       c.closeReason ??= `socket_error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
     });
+    c.peer = this.peer(c);
+    if (c.peer.subjectAltName === undefined && c.peer.serialNumber === undefined) {
+      this.metrics.refusals.inc('no_certificate');
+      this.log.info(
+        {
+          event: 'refused',
+          reason: 'no_certificate',
+          detail: 'the client sent no certificate',
+          remote: c.socket.remoteAddress,
+        },
+        'connection refused at the TLS handshake',
+      );
+      c.destroy('refused:no_certificate');
+    }
   }
 
   onPacket = (c: Connection, p: Packet): void => {
@@ -164,7 +185,19 @@ export class Broker {
     }
   }
 
-  onError = (c: Connection, e: Error): void => this.protocolError(c, e.message);
+  onError = (c: Connection, e: Error): void => {
+    if (e instanceof MqttPacketTooLarge && c.state === 'connecting') {
+      // refused from its fixed header, before its body was read (EDGESEAL_GATEWAY_MAX_CONNECT_BYTES)
+      this.metrics.refusals.inc('connect_too_large');
+      this.log.info(
+        { event: 'refused', reason: 'connect_too_large', detail: e.message, remote: c.socket.remoteAddress },
+        'connection refused',
+      );
+      c.destroy('refused:connect_too_large');
+      return;
+    }
+    this.protocolError(c, e.message);
+  };
 
   private async connect(c: Connection, p: ConnectPacket): Promise<void> {
     c.version = p.protocolLevel === 5 ? 5 : 4;
@@ -188,7 +221,13 @@ export class Broker {
         'enhanced authentication is not supported; the client certificate authenticates',
       );
     }
-    const facts = this.peer(c);
+    // MQTT 5 §3.1.2.11.3 / §3.1.2.11.4: a Receive Maximum or a Maximum Packet Size of 0 is a
+    // Protocol Error; the server may say so with CONNACK 0x82 before closing ([MQTT-3.1.4-1], §4.13).
+    if (props?.get(PROP.receiveMaximum) === 0) return this.refuse(c, 'protocol_error', 'Receive Maximum 0');
+    if (props?.get(PROP.maximumPacketSize) === 0) {
+      return this.refuse(c, 'protocol_error', 'Maximum Packet Size 0');
+    }
+    const facts = c.peer ?? this.peer(c);
     const who = identify(facts, this.opts.trustDomain);
     if (!who.ok) {
       this.refuse(c, who.reason, who.detail);
@@ -202,19 +241,11 @@ export class Broker {
     if (admission === 'unknown') {
       return this.refuse(c, 'revocation_state_unknown', 'revocation state unknown (fail-closed)', principal);
     }
-    // The client id is the identity: empty means "set it for me" (§3.1.3.1); anything else
-    // must be the device's own id. A service may add a suffix for several workers.
-    const clientId = p.clientId === '' ? principal.id : p.clientId;
-    const ownId =
-      clientId === principal.id || (principal.kind === 'service' && clientId.startsWith(`${principal.id}-`));
-    if (!ownId) {
-      return this.refuse(
-        c,
-        'client_id_mismatch',
-        `client id ${JSON.stringify(clientId)} is not ${principal.id}`,
-        principal,
-      );
-    }
+    // The client id names the session, so it is the identity's own: a device's id, or a
+    // service's `svc:<name>[:<worker>]` (core/client-id.ts); empty means "set it for me".
+    const cid = resolveClientId(principal, p.clientId, p);
+    if (!cid.ok) return this.refuse(c, cid.reason, cid.detail, principal);
+    const clientId = cid.clientId;
     if (p.will) {
       const verdict = checkPayload(principal, p.will.topic, p.will.payload, this.opts.maxPayloadBytes);
       if (!canPublish(principal, p.will.topic) || !verdict.ok) {
@@ -229,9 +260,9 @@ export class Broker {
       // §3.1.2.11: session expiry > 0 keeps the session; receive maximum and maximum packet size bound what we send
       c.persistent = ((props?.get(PROP.sessionExpiry) as number | undefined) ?? 0) > 0;
       const rm = props?.get(PROP.receiveMaximum) as number | undefined;
-      if (rm) c.receiveMaximum = rm;
+      if (rm !== undefined) c.receiveMaximum = rm;
       const mps = props?.get(PROP.maximumPacketSize) as number | undefined;
-      if (mps) c.maxPacketSize = mps;
+      if (mps !== undefined) c.maxPacketSize = mps;
     } else {
       c.persistent = !p.cleanSession;
     }
@@ -259,7 +290,7 @@ export class Broker {
     }
     c.write(
       connackAccepted(c, present, {
-        assignedClientId: p.clientId === '' ? clientId : undefined,
+        assignedClientId: cid.assigned ? clientId : undefined,
         maxPacketSize: this.opts.maxPacketBytes,
       }),
     );

@@ -1,9 +1,10 @@
 // One client's TLS connection: framing (the codec's streaming parser), batched writes, and
 // the facts the broker keeps about it. Protocol decisions live in broker.ts.
 import type { TLSSocket } from 'node:tls';
-import { encodePublish, MqttParser, MqttProtocolError } from '../../lib/mqtt/codec.ts';
+import { encodePublish, MqttProtocolError } from '../../lib/mqtt/codec.ts';
 import type { Packet, ProtocolVersion, QoS, Will } from '../../lib/mqtt/packets.ts';
-import type { Principal } from '../core/identity.ts';
+import { MqttParser, type ParserLimits } from '../../lib/mqtt/parser.ts';
+import type { PeerFacts, Principal } from '../core/identity.ts';
 
 // Writes are gathered per event-loop turn and flushed together, so many small MQTT packets
 // to one client become one TLS record instead of one each.
@@ -26,6 +27,8 @@ export class Connection {
   /** MQTT 5: QoS 1 messages the client accepts in flight, and the largest packet it takes */
   receiveMaximum = 65_535;
   maxPacketSize = Number.POSITIVE_INFINITY;
+  /** the client certificate's facts, read once at the handshake */
+  peer: PeerFacts | undefined;
   principal: Principal | undefined;
   clientId = '';
   will: Will | undefined;
@@ -57,14 +60,15 @@ export class Connection {
   constructor(
     readonly socket: TLSSocket,
     readonly id: number,
-    maxPacketBytes: number,
+    /** the largest packet, and the largest CONNECT (read before anything is known of the client) */
+    limits: ParserLimits,
     now: number,
     onPacket: (c: Connection, p: Packet) => void,
     onError: (c: Connection, e: Error) => void,
   ) {
     this.lastIn = now;
     this.openedAt = now;
-    this.parser = new MqttParser(maxPacketBytes);
+    this.parser = new MqttParser(limits);
     const handle = (p: Packet) => onPacket(this, p);
     socket.on('data', (chunk: Buffer) => {
       if (this.state === 'closed') return;

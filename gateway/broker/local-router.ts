@@ -1,9 +1,12 @@
 // The in-process broker: sessions (clean or persistent), a subscription index, retained
-// messages and QoS 1 delivery with a window per session. Every delivery re-checks the read
-// ACL. Persistent sessions live in memory: they survive a client's reconnect, not a restart.
+// messages and QoS 1 delivery with a window per session. A session belongs to the identity
+// (kind + id) that created it: only that identity resumes it. Every delivery re-checks the
+// read ACL against the principal of the connection it goes out on. Persistent sessions live
+// in memory: they survive a client's reconnect, not a restart.
 import type { QoS } from '../../lib/mqtt/packets.ts';
 import { compileFilter, hasWildcard, levelsMatch, topicMatches } from '../../lib/mqtt/topic.ts';
 import { canReceive } from '../core/acl.ts';
+import { sameIdentity } from '../core/client-id.ts';
 import type { Principal } from '../core/identity.ts';
 import type { Connection } from './connection.ts';
 import type { DropCounter, Message, Router } from './router.ts';
@@ -40,7 +43,8 @@ class Session {
   expiresAt = 0;
   constructor(
     readonly clientId: string,
-    readonly principal: Principal,
+    /** the identity that created the session: the only one that may resume it */
+    readonly owner: Principal,
     /** forgotten when its connection ends (3.1.1 clean session; MQTT 5 session expiry 0) */
     public clean: boolean,
   ) {}
@@ -83,7 +87,10 @@ export class LocalRouter implements Router {
     const existing = this.sessions.get(conn.clientId);
     let s: Session;
     let present = false;
-    if (existing && !cleanStart && !existing.clean) {
+    // Client ids are disjoint per identity (core/client-id.ts), so another identity should
+    // never name this session; if one does, it gets a fresh session, never the old
+    // subscriptions or queue, and the old session is discarded.
+    if (existing && !cleanStart && !existing.clean && sameIdentity(existing.owner, conn.principal!)) {
       s = existing;
       s.clean = !conn.persistent; // MQTT 5 may change the session's expiry at each connect
       present = true;
@@ -100,10 +107,33 @@ export class LocalRouter implements Router {
   resume(conn: Connection): void {
     const s = conn.routerState as Session;
     // [MQTT-4.4.0-1] resend unacknowledged QoS 1 messages with DUP, then the queue
-    for (const [id, m] of s.inflight) {
-      if (!conn.sendPublish(m.topic, m.payload, 1, m.retain, id, true)) this.tooLarge(s, id);
-    }
+    for (const [id, m] of s.inflight) this.send(s, conn, m, 1, m.retain, id, true);
     this.pump(s);
+  }
+
+  /**
+   * Every PUBLISH to a client goes out here: checked against the read ACL of the principal
+   * connected now (not one stored with the session), and dropped as if delivered when over
+   * the client's Maximum Packet Size (MQTT 5 §3.1.2.11.4).
+   */
+  private send(
+    s: Session,
+    link: Connection,
+    m: Message,
+    qos: QoS,
+    retain: boolean,
+    id: number | undefined,
+    dup = false,
+  ): void {
+    if (!canReceive(link.principal!, m.topic)) {
+      if (id !== undefined) s.inflight.delete(id);
+      this.drop('acl_receive');
+      return;
+    }
+    if (!link.sendPublish(m.topic, m.payload, qos, retain, id, dup)) {
+      if (id !== undefined) s.inflight.delete(id);
+      this.drop('too_large_for_client');
+    }
   }
 
   publish(from: Connection, msg: Message): void | Promise<void> {
@@ -184,10 +214,6 @@ export class LocalRouter implements Router {
   }
 
   private deliver(s: Session, msg: Message, qos: QoS, retain: boolean): void {
-    if (!canReceive(s.principal, msg.topic)) {
-      this.drop('acl_receive');
-      return;
-    }
     const link = s.link;
     if (qos === 0) {
       if (!link) return; // QoS 0 is not queued for an offline client (§4.3.1)
@@ -195,13 +221,18 @@ export class LocalRouter implements Router {
         this.drop('slow_consumer');
         return;
       }
-      if (!link.sendPublish(msg.topic, msg.payload, 0, retain, undefined)) this.drop('too_large_for_client');
+      this.send(s, link, msg, 0, retain, undefined);
       return;
     }
     if (link && s.inflight.size < s.window && !s.queue.length) {
       const id = s.allocateId();
       s.inflight.set(id, retain === msg.retain ? msg : { ...msg, retain });
-      if (!link.sendPublish(msg.topic, msg.payload, 1, retain, id)) this.tooLarge(s, id);
+      this.send(s, link, msg, 1, retain, id);
+      return;
+    }
+    // Queued for later: only what the session's identity may read (checked again on sending).
+    if (!canReceive(link?.principal ?? s.owner, msg.topic)) {
+      this.drop('acl_receive');
       return;
     }
     if (s.queue.length >= (link ? HARD_LIMIT : this.opts.maxQueued)) {
@@ -218,15 +249,9 @@ export class LocalRouter implements Router {
       const m = s.queue.shift()!;
       const id = s.allocateId();
       s.inflight.set(id, m);
-      if (!link.sendPublish(m.topic, m.payload, 1, m.retain, id)) this.tooLarge(s, id);
+      this.send(s, link, m, 1, m.retain, id);
     }
     if (s.waiters && s.queue.length <= LOW) this.release(s);
-  }
-
-  /** MQTT 5 §3.1.2.11.4: a message over the client's maximum packet size is dropped as if delivered */
-  private tooLarge(s: Session, id: number): void {
-    s.inflight.delete(id);
-    this.drop('too_large_for_client');
   }
 
   subscribe(conn: Connection, subs: readonly { filter: string; qos: QoS }[]): void {

@@ -18,6 +18,8 @@ export type RefusalReason =
   | 'revoked'
   | 'revocation_state_unknown'
   | 'client_id_mismatch'
+  | 'client_id_required'
+  | 'connect_too_large'
   | 'unsupported_protocol'
   | 'protocol_error'
   | 'connect_timeout'

@@ -3,8 +3,11 @@
 // (Mosquitto, EMQX, VerneMQ…) keeps persistent sessions and queues QoS 1 messages for
 // offline devices, and any gateway on that broker can serve any device. The gateway stays
 // the policy point: only ACL-checked messages go up, and every message coming down is
-// checked against the device's read ACL again. QoS 1 is acknowledged end to end: upward
-// after the upstream PUBACK, downward after the device's PUBACK.
+// checked against the read ACL of the principal connected on this connection (not of
+// whoever created the upstream session). Upstream sessions are keyed by the same client id
+// as the gateway's, and client ids are disjoint per identity (core/client-id.ts), so no
+// identity can resume another's upstream session through a gateway. QoS 1 is acknowledged
+// end to end: upward after the upstream PUBACK, downward after the device's PUBACK.
 import type { Logger } from 'pino';
 import { type IncomingMessage, MqttClient } from '../../lib/mqtt/client.ts';
 import type { QoS } from '../../lib/mqtt/packets.ts';
@@ -41,6 +44,7 @@ export class UpstreamRouter implements Router {
         return;
       }
       if (!canReceive(conn.principal!, m.topic)) {
+        // e.g. what a persistent upstream session subscribed to before, or a broker-side ACL gap
         this.drop('acl_receive');
         ack();
         return;

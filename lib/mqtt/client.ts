@@ -9,9 +9,9 @@ import {
   encodePublish,
   encodeSubscribe,
   encodeUnsubscribe,
-  MqttParser,
   PINGREQ,
 } from './codec.ts';
+import { MqttParser } from './parser.ts';
 import type { Packet, QoS, Will } from './packets.ts';
 
 export interface ClientOptions {

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  encodeConnect,
-  encodePublish,
-  encodeSuback,
-  encodeSubscribe,
-  MqttParser,
-  MqttProtocolError,
-} from './codec.ts';
+import { encodeConnect, encodePublish, encodeSuback, encodeSubscribe, MqttProtocolError } from './codec.ts';
+import { MqttParser } from './parser.ts';
 import type { Packet } from './packets.ts';
 import { topicMatches } from './topic.ts';
 

@@ -1,5 +1,6 @@
-// MQTT 3.1.1 and 5.0 wire codec: a streaming parser that turns TCP/TLS chunks into packets,
-// and encoders for every packet (MQTT 5 encoders in encode-v5.ts). Strict: a malformed packet throws MqttProtocolError and the
+// MQTT 3.1.1 and 5.0 wire codec: the packet decoder (the streaming parser that frames
+// TCP/TLS chunks into packets is parser.ts) and encoders for every packet (MQTT 5 encoders
+// in encode-v5.ts). Strict: a malformed packet throws MqttProtocolError and the
 // caller closes the connection, as the spec asks (§4.8). Spec clauses are cited inline.
 import type {
   ConnectPacket,
@@ -221,57 +222,6 @@ export function decodePacket(
       return { type: type === 12 ? 'pingreq' : 'pingresp' };
     default:
       throw new MqttProtocolError(`reserved packet type ${type}`);
-  }
-}
-
-/**
- * Streaming parser: feed it chunks as they arrive; it calls back once per whole packet.
- * Payloads are views into the chunk: copy one before keeping it past the callback.
- */
-export class MqttParser {
-  private rest: Buffer | undefined;
-  /** set to 5 once a CONNECT says so: packets after it are read as MQTT 5 */
-  version: ProtocolVersion = 4;
-  constructor(private readonly maxPacketBytes: number) {}
-
-  feed(chunk: Buffer, onPacket: (p: Packet) => void): void {
-    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
-    this.rest = undefined;
-    let pos = 0;
-    while (buf.length - pos >= 2) {
-      // Remaining Length: 1–4 bytes, 7 bits each (§2.2.3).
-      let len = 0;
-      let mul = 1;
-      let i = pos + 1;
-      let complete = false;
-      for (; i < buf.length && i < pos + 5; i++) {
-        const b = buf[i]!;
-        len += (b & 0x7f) * mul;
-        mul *= 128;
-        if (!(b & 0x80)) {
-          complete = true;
-          i++;
-          break;
-        }
-      }
-      if (!complete) {
-        if (i >= pos + 5) throw new MqttProtocolError('malformed remaining length');
-        break;
-      }
-      if (len + (i - pos) > this.maxPacketBytes) {
-        throw new MqttProtocolError(`packet of ${len} bytes exceeds the limit of ${this.maxPacketBytes}`);
-      }
-      if (buf.length < i + len) break;
-      const header = buf[pos]!;
-      pos = i + len;
-      const p = decodePacket(buf, i, pos, header, this.version);
-      if (p.type === 'connect' && p.protocolLevel === 5) this.version = 5;
-      onPacket(p);
-    }
-    if (pos < buf.length) {
-      // Keep the partial packet; copy so the (possibly large) chunk can be freed.
-      this.rest = Buffer.from(buf.subarray(pos));
-    }
   }
 }
 
