@@ -13,6 +13,7 @@ import {
 } from '../../core/revocation.ts';
 import type { TokenService } from '../../core/tokens.ts';
 import { requirePermission } from '../auth.ts';
+import { TokenWatcher } from '../token-watch.ts';
 import type { AppEnv } from '../env.ts';
 import { jsonBody } from '../validate.ts';
 import { RevokeBody } from './schemas.ts';
@@ -25,6 +26,7 @@ export function revocationRoutes(
   tokens: TokenService,
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const watcher = new TokenWatcher(tokens);
   app.post('/', requirePermission(tokens, 'certificate.revoke'), async (c) => {
     const body: z.infer<typeof RevokeBody> = await jsonBody(c, RevokeBody);
     const given = (['serial', 'device_id', 'batch_id'] as const).filter((k) => body[k] !== undefined);
@@ -51,18 +53,28 @@ export function revocationRoutes(
   // (entries at the same millisecond may repeat: subscribers de-duplicate by serial).
   // `since=0` replays every revocation: a gateway's initial state. A `reload` event means
   // another instance revoked too many to list: reconnect with Last-Event-ID to catch up.
+  // The stream lives only as long as its token counts: revoked, expired or no longer allowed,
+  // it gets an `end` event saying why and is closed (token-watch.ts: within a second).
   app.get('/events', requirePermission(tokens, 'revocation.feed'), (c) => {
     const lastId = c.req.header('last-event-id') ?? c.req.query('since');
     const since = lastId !== undefined && /^\d{1,15}$/.test(lastId) ? new Date(Number(lastId)) : undefined;
+    const { tokenId } = c.get('principal');
     return streamSSE(c, async (stream) => {
       const queue: RevokedEntry[][] = [];
       let wake: (() => void) | undefined;
+      let ended: string | undefined;
+      const over = () => stream.aborted || ended !== undefined;
       const off = revocations.onRevoked((entries) => {
         queue.push([...entries]);
         wake?.();
       });
+      const unwatch = watcher.watch(tokenId, 'revocation.feed', (why) => {
+        ended = why;
+        wake?.();
+      });
       stream.onAbort(() => {
         off();
+        unwatch();
         wake?.();
       });
       const send = (e: RevokedEntry) =>
@@ -79,12 +91,12 @@ export function revocationRoutes(
         });
       if (since) {
         for await (const page of revokedPages(replay, since)) {
-          if (stream.aborted) break;
+          if (over()) break;
           for (const e of page) await send(e);
         }
       }
-      await stream.writeSSE({ event: 'ready', data: '{}' });
-      while (!stream.aborted) {
+      if (!over()) await stream.writeSSE({ event: 'ready', data: '{}' });
+      while (!over()) {
         const batch = queue.shift();
         if (batch) {
           if (!batch.length) await stream.writeSSE({ event: 'reload', data: '{}' });
@@ -96,7 +108,12 @@ export function revocationRoutes(
           setTimeout(r, 15_000).unref();
         });
         wake = undefined;
-        if (!queue.length && !stream.aborted) await stream.write(': keep-alive\n\n');
+        if (!queue.length && !over()) await stream.write(': keep-alive\n\n');
+      }
+      off();
+      unwatch();
+      if (ended !== undefined && !stream.aborted) {
+        await stream.writeSSE({ event: 'end', data: JSON.stringify({ reason: ended }) });
       }
     });
   });
