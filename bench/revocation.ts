@@ -3,7 +3,11 @@
 //     by side with `openssl ocsp -index` (-multi 2) serving the same revoked set, the same
 //     requests (distinct serials, no nonce: neither side can answer from a cache);
 //  2. revocation-to-new-CRL latency: revoke over /v1, poll the CRL distribution point until
-//     the serial is listed.
+//     the serial is listed;
+//  3. enrollment p50 while OCSP is flooded with CertIDs for unknown serials (issue 7 item 7,
+//     bench/lib/ocsp-flood.ts): no flood, 20 CertIDs per request, 10 per request; and the
+//     same against BENCH_BASELINE_REF (a commit, e.g. the one before the fix) when given.
+//     BENCH_ONLY=flood runs this part alone.
 // The revoked set is seeded straight into the database before start-up (enrolling 100,000
 // devices first would measure enrollment). Last line: one JSON object.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -22,6 +26,7 @@ import { spkiKeyBits } from '../lib/x509/certificate.ts';
 import { certificates, tlogHead } from '../migrations/schema/index.ts';
 import { makeCsrs } from './lib/csrs.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
+import { checkoutRef, enrollmentUnderFlood, type FloodPhase } from './lib/ocsp-flood.ts';
 import { freePort, start, stop, waitFor } from './lib/processes.ts';
 
 const N = Number(process.env.BENCH_REVOKED ?? 100_000);
@@ -31,6 +36,46 @@ const WARMUP = Math.min(2, SECONDS / 4);
 const BIN = join(import.meta.dirname, '..', 'bin', 'edgeseal.mjs');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const clock = { now: () => new Date() };
+
+// ── 3. enrollment under an OCSP flood of unknown CertIDs ──
+async function floodBench(): Promise<Record<string, FloodPhase[]>> {
+  const seconds = Number(process.env.BENCH_FLOOD_SECONDS ?? SECONDS);
+  const phases = [0, 20, 10];
+  const sides: [string, string][] = [['this tree', BIN]];
+  const ref = process.env.BENCH_BASELINE_REF;
+  if (ref) sides.unshift([`baseline ${ref}`, checkoutRef(ref)]);
+  const out: Record<string, FloodPhase[]> = {};
+  for (const [name, bin] of sides) {
+    log(`enrollment under an OCSP flood: ${name}…`);
+    const csrs = makeCsrs(Math.ceil((seconds + 2) * 400 * phases.length), 'flood').map((d) =>
+      d.toString('base64'),
+    );
+    out[name] = await enrollmentUnderFlood({
+      bin,
+      seconds,
+      enrollConcurrency: Number(process.env.BENCH_ENROLL_CONCURRENCY ?? 4),
+      floodConcurrency: Number(process.env.BENCH_FLOOD_CONCURRENCY ?? 32),
+      phases,
+      csrs,
+    });
+  }
+  for (const [name, res] of Object.entries(out)) {
+    for (const ph of res) {
+      log(
+        `${name.padEnd(22)} ${ph.certIds ? `flood of ${String(ph.certIds).padStart(2)} CertIDs/request` : 'no flood'.padEnd(28)}  enrollment p50 ${ph.enroll.p50_ms} ms  p99 ${ph.enroll.p99_ms} ms  ${ph.enroll.per_second}/s${ph.flood ? `  flood answers/s ${JSON.stringify(ph.flood)}` : ''}`,
+      );
+    }
+  }
+  return out;
+}
+const ONLY = process.env.BENCH_ONLY;
+const flood = !ONLY || ONLY.includes('flood') ? await floodBench() : undefined;
+if (ONLY === 'flood') {
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'revocation', seconds: SECONDS, enrollment_under_ocsp_flood: flood })}\n`,
+  );
+  process.exit(0);
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'edgeseal-bench-rev-'));
 log(`seeding ${N} revoked certificates into ${dir}…`);
@@ -332,6 +377,7 @@ process.stdout.write(
       ? Math.round((edgeseal.per_second / openssl.per_second) * 100) / 100
       : null,
     crl_latency_ms: { median: sorted[Math.floor(sorted.length / 2)], max: sorted.at(-1), samples: latencies },
+    enrollment_under_ocsp_flood: flood,
   })}\n`,
 );
 // keep-alive sockets must not hold the process open after the result is out
