@@ -15,12 +15,13 @@ import { type Database, openDatabase } from '../ca-service/store/db.ts';
 import { toPem } from '../lib/pem.ts';
 import { byteMutants, encodeTree, structuralMutations } from './helpers/der-mutate.ts';
 import { makeCsr, makeKey, tmp } from './helpers/openssl.ts';
-import { httpsFetch } from './helpers/stack.ts';
+import { freshDatabaseUrl, httpsFetch } from './helpers/stack.ts';
 
 let cp: ControlPlane;
 let database: Database;
 let agent: Agent;
 let admin: string;
+let dropDatabase: () => Promise<void> = async () => {};
 const lines: string[] = [];
 
 beforeAll(async () => {
@@ -31,9 +32,17 @@ beforeAll(async () => {
       cb();
     },
   });
-  database = await openDatabase({});
+  // PGlite, or a fresh Postgres database when DATABASE_URL is set (as helpers/stack.ts does)
+  const db = await freshDatabaseUrl();
+  dropDatabase = db.drop;
+  database = await openDatabase({ databaseUrl: db.url });
   cp = await startControlPlane(
-    parseCaConfig({ EDGESEAL_DATA_DIR: tmp(), EDGESEAL_HTTPS_PORT: '0', EDGESEAL_HTTP_PORT: '0' }),
+    parseCaConfig({
+      EDGESEAL_DATA_DIR: tmp(),
+      EDGESEAL_HTTPS_PORT: '0',
+      EDGESEAL_HTTP_PORT: '0',
+      ...(db.url ? { DATABASE_URL: db.url } : {}),
+    }),
     { database, log: pino({ level: 'info' }, stream), announce: false },
   );
   admin = readFileSync(cp.boot.paths.adminToken, 'utf8').trim();
@@ -43,6 +52,7 @@ afterAll(async () => {
   await cp?.close();
   agent?.destroy();
   await database?.close();
+  await dropDatabase();
 });
 
 const api = (path: string, init: RequestInit & { token?: string } = {}) =>
