@@ -8,7 +8,15 @@ import { apiTokens } from '../migrations/schema/index.ts';
 import type { CaConfig } from './config.ts';
 import type { Clock } from './core/ports.ts';
 import { TokenService } from './core/tokens.ts';
-import { ensureHierarchy, ensureLogKey, type Hierarchy, type LogKey } from './keys/hierarchy.ts';
+import {
+  ensureHierarchy,
+  ensureLogKey,
+  ensureTelemetryKey,
+  ensureVerifierKey,
+  type Hierarchy,
+  type LogKey,
+  type SigningKey,
+} from './keys/hierarchy.ts';
 import { type Kek, loadKek } from './keys/kek-source.ts';
 import { CaKeyStore } from './store/ca-key-store.ts';
 import { type Database, openDatabase, pgliteDirOf } from './store/db.ts';
@@ -19,12 +27,17 @@ export interface Bootstrapped {
   readonly kek: Kek;
   readonly hierarchy: Hierarchy;
   readonly logKey: LogKey;
+  /** signs attestation results (EAR JWTs) */
+  readonly verifierKey: SigningKey;
+  /** devices encrypt telemetry to it (ECDH-ES); only the control plane decrypts */
+  readonly telemetryKey: SigningKey;
   readonly paths: {
     readonly dataDir: string;
     readonly rootPem: string;
     readonly chainPem: string;
     readonly adminToken: string;
     readonly logKeyPem: string;
+    readonly verifierKeyPem: string;
   };
   /** set when this start created the admin credential */
   readonly adminTokenCreated: boolean;
@@ -37,6 +50,7 @@ export const dataPaths = (dataDir: string) => ({
   adminToken: join(dataDir, 'admin.token'),
   /** public key that signs audit checkpoints and transparency tree heads; auditors pin it */
   logKeyPem: join(dataDir, 'ca', 'log-key.pem'),
+  verifierKeyPem: join(dataDir, 'ca', 'verifier-key.pem'),
   endpoint: join(dataDir, 'control-plane.json'),
 });
 
@@ -60,12 +74,15 @@ export async function bootstrap(config: CaConfig, clock: Clock, database?: Datab
       now: clock.now(),
     });
     const logKey = await ensureLogKey(new CaKeyStore(db.db), kek, clock.now());
+    const verifierKey = await ensureVerifierKey(new CaKeyStore(db.db), kek, clock.now());
+    const telemetryKey = await ensureTelemetryKey(new CaKeyStore(db.db), kek, clock.now());
     mkdirSync(join(config.dataDir, 'ca'), { recursive: true });
     writeFileSync(paths.logKeyPem, toPem('PUBLIC KEY', logKey.publicKeyDer));
+    writeFileSync(paths.verifierKeyPem, toPem('PUBLIC KEY', verifierKey.publicKeyDer));
     writeFileSync(paths.rootPem, toPem('CERTIFICATE', hierarchy.root.cert.der));
     writeFileSync(paths.chainPem, hierarchy.chain.map((d) => toPem('CERTIFICATE', d)).join(''));
     const adminTokenCreated = await ensureAdminToken(db, clock, paths.adminToken);
-    return { database: db, kek, hierarchy, logKey, paths, adminTokenCreated };
+    return { database: db, kek, hierarchy, logKey, verifierKey, telemetryKey, paths, adminTokenCreated };
   } catch (e) {
     if (!database) await db.close();
     throw e;

@@ -34,7 +34,10 @@ const Env = z.object({
     .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'a lowercase DNS-style name (SPIFFE trust domain)')
     .default('edgeseal.local'),
   EDGESEAL_CA_KEY_ALGORITHM: z.enum(['P-256', 'P-384']).default('P-256'),
-  EDGESEAL_DEVICE_CERT_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+  // fractions allowed (0.01 = 14.4 minutes): short-lived device certificates renew often
+  EDGESEAL_DEVICE_CERT_DAYS: z.coerce.number().min(0.001).max(3650).default(365),
+  EDGESEAL_ATTESTATION_NONCE_TTL_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  EDGESEAL_ATTESTATION_RESULT_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
   EDGESEAL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
   EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   EDGESEAL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -54,6 +57,10 @@ export interface CaConfig {
   readonly caKeyAlgorithm: 'P-256' | 'P-384';
   readonly deviceCertDays: number;
   readonly maxBodyBytes: number;
+  /** how long a challenge nonce may be answered */
+  readonly attestationNonceTtlSeconds: number;
+  /** how long an attestation result counts (gateway gating, key release) */
+  readonly attestationResultTtlSeconds: number;
   /** repeated refusals of an unverified caller (same source, action, reason) within this window: one event */
   readonly auditRefusalWindowSeconds: number;
   readonly logLevel: string;
@@ -81,6 +88,8 @@ export function parseCaConfig(env: Readonly<Record<string, string | undefined>>)
     caKeyAlgorithm: e.EDGESEAL_CA_KEY_ALGORITHM,
     deviceCertDays: e.EDGESEAL_DEVICE_CERT_DAYS,
     maxBodyBytes: e.EDGESEAL_MAX_BODY_BYTES,
+    attestationNonceTtlSeconds: e.EDGESEAL_ATTESTATION_NONCE_TTL_SECONDS,
+    attestationResultTtlSeconds: e.EDGESEAL_ATTESTATION_RESULT_TTL_SECONDS,
     auditRefusalWindowSeconds: e.EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS,
     logLevel: e.EDGESEAL_LOG_LEVEL,
   });

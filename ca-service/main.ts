@@ -14,7 +14,9 @@ import { bootstrap, type Bootstrapped, dataPaths } from './bootstrap.ts';
 import type { CaConfig } from './config.ts';
 import { Authority } from './core/authority.ts';
 import { BatchService } from './core/batches.ts';
-import type { Clock } from './core/ports.ts';
+import { GatewayLeases, type LeaseRequest } from './core/gateway-leases.ts';
+import type { AuditEvent, Clock } from './core/ports.ts';
+import { startAttestation } from './attestation/start.ts';
 import { RevocationService, type RevokedEntry } from './core/revocation.ts';
 import { TokenService } from './core/tokens.ts';
 import { createApp } from './http/app.ts';
@@ -30,6 +32,7 @@ import { issuedSerialsLookup } from './store/issued-serials-store.ts';
 import { BatchStore } from './store/batch-store.ts';
 import { type Database, ping } from './store/db.ts';
 import { IssuanceStore } from './store/issuance-store.ts';
+import { GatewayLeaseStore } from './store/gateway-lease-store.ts';
 import { AuditLogStore } from './store/audit-log.ts';
 import { Checkpointer } from './audit/checkpointer.ts';
 import { DEFAULT_REFUSAL_AGGREGATION, RefusalAggregator } from './audit/refusal-aggregator.ts';
@@ -65,6 +68,9 @@ export interface LocalFleetLink {
   revokedSince(since: Date, afterSerial?: string): Promise<RevokedEntry[]>;
   /** entries empty = "re-read": too many were revoked elsewhere to list */
   onRevoked(l: (entries: readonly RevokedEntry[]) => void): () => void;
+  /** take or renew a gateway lease (core/gateway-leases.ts); throws ERR_GATEWAY_CONFLICT */
+  lease(req: LeaseRequest): Promise<void>;
+  releaseLease(id: string): Promise<void>;
 }
 
 export interface StartOptions {
@@ -109,6 +115,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   const instanceId = randomUUID();
   const revocationStore = new RevocationStore(database.db, instanceId);
   const revocations = new RevocationService(revocationStore, clock);
+  const gateways = new GatewayLeases(new GatewayLeaseStore(database.db), issuanceStore, clock);
   const crl = new CrlPublisher(hierarchy.issuing, revocationStore, clock, log, {
     ...DEFAULT_CRL_OPTIONS,
     ...opts.crl,
@@ -120,6 +127,20 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
   await checkpointer.checkpointNow();
   checkpointer.start();
   const tlog = new TransparencyLog(new TlogStore(database.db), boot.logKey, clock);
+  const attestation = await startAttestation({
+    config,
+    boot,
+    clock,
+    log,
+    instanceId,
+    version: VERSION,
+    audit: {
+      refused: (r) => refusals.refused(r),
+      appendAudit: (e: AuditEvent) => issuanceStore.appendAudit(e),
+    },
+    certificate: (serial) => issuanceStore.getCertificate(serial),
+    isRevoked: (serial) => !!crl.revoked(serial),
+  });
   const app = createApp({
     auditLog,
     tlog,
@@ -132,6 +153,9 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     batches: new BatchService(new BatchStore(database.db), clock),
     tokens,
     revocations,
+    gateways,
+    attestation,
+    telemetryKey: boot.telemetryKey,
     revokedSince: (since, afterSerial) => revocationStore.revokedSince(since, afterSerial),
     issuing: hierarchy.issuing,
     chain: hierarchy.chain,
@@ -228,6 +252,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     clearInterval(ocspRenewTimer);
     crl.stop();
     checkpointer.stop();
+    await attestation.close();
     await refusals.close();
     https.close();
     if (!opts.database) await database.close();
@@ -271,6 +296,10 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
         issueServiceIdentity(hierarchy.issuing, { kind: 'server', hosts }, issuanceStore, clock.now()),
       revokedSince: (since, afterSerial) => revocationStore.revokedSince(since, afterSerial),
       onRevoked: (l) => revocations.onRevoked(l),
+      lease: async (req) => {
+        await gateways.acquire(req, 'system:in-process-gateway');
+      },
+      releaseLease: (id) => gateways.release(id, 'system:in-process-gateway'),
     },
     async close() {
       if (closed) return;
@@ -284,6 +313,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
       https.closeAllConnections();
       http.closeAllConnections();
       await Promise.all([new Promise((r) => https.close(r)), new Promise((r) => http.close(r))]);
+      await attestation.close();
       await refusals.close(); // what was counted since the last flush, before the database goes
       if (opts.announce !== false) rmSync(endpointFile, { force: true });
       if (!opts.database) await database.close();

@@ -6,9 +6,9 @@ import { bootstrap, dataPaths } from '../ca-service/bootstrap.ts';
 import type { CaConfig } from '../ca-service/config.ts';
 import { startControlPlane } from '../ca-service/main.ts';
 import { parseGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
-import { type Gateway, startGateway } from '../gateway/main.ts';
-import { localControlLink } from '../gateway/revocation/local-feed.ts';
+import { startGateway } from '../gateway/main.ts';
 import { remoteControlLink } from '../gateway/revocation/remote-link.ts';
+import { startGatewayThread } from '../gateway/thread.ts';
 import { connect, runningEndpoint } from './client.ts';
 import { print, UsageError } from './output.ts';
 
@@ -71,13 +71,9 @@ export async function upCommand(config: CaConfig, what: string | undefined): Pro
   }
   const log = pino({ level: config.logLevel, base: { service: 'ca' } });
   const cp = await startControlPlane(config, { log });
-  let gw: Gateway | undefined;
+  let gw: { mqttsUrl: string; metricsUrl: string; close(): Promise<void> } | undefined;
   try {
-    if (gwConfig) {
-      gw = await startGateway(gwConfig, localControlLink(cp.local), {
-        log: pino({ level: gwConfig.logLevel, base: { service: 'gateway' } }),
-      });
-    }
+    if (gwConfig) gw = await gatewayThread(config, cp.httpsUrl, readFileSync(cp.boot.paths.rootPem, 'utf8'));
   } catch (e) {
     await cp.close();
     throw e;
@@ -107,8 +103,45 @@ export async function upCommand(config: CaConfig, what: string | undefined): Pro
   });
 }
 
+/**
+ * The gateway of `edgeseal up`, on its own thread with a `gateway` token of its own (revoked
+ * when it stops), following the control plane over HTTPS like a lone gateway.
+ */
+async function gatewayThread(
+  config: CaConfig,
+  caUrl: string,
+  rootPem: string,
+): Promise<{ mqttsUrl: string; metricsUrl: string; close(): Promise<void> }> {
+  const api = connect(config.dataDir, undefined, caUrl);
+  const created = await api.call<{ id: string; token: string }>('POST', '/v1/tokens', {
+    role: 'gateway',
+    label: `gateway thread of edgeseal up, ${hostname()} pid ${process.pid}`,
+    expires_in: '365d',
+  });
+  const revoke = () => api.call('POST', `/v1/tokens/${created.id}/revoke`).then(() => {});
+  try {
+    const t = await startGatewayThread({ env: { ...process.env }, caUrl, token: created.token, rootPem });
+    return {
+      ...t,
+      async close() {
+        await t.close();
+        await revoke().catch(() => {});
+      },
+    };
+  } catch (e) {
+    await revoke().catch(() => {});
+    throw e;
+  }
+}
+
 /** `edgeseal up gateway`: a gateway on its own, talking to a running control plane over HTTPS. */
 async function gatewayAlone(config: CaConfig, gw: GatewayConfig): Promise<void> {
+  if (!gw.upstreamUrl && !gw.onlyGateway) {
+    // [issue 7, item 12] its own broker could reach only the devices connected to it
+    throw new UsageError(
+      "a gateway without MQTT_UPSTREAM_URL routes through its own in-process broker and cannot deliver to devices on any other gateway; set MQTT_UPSTREAM_URL (every gateway of the fleet on one broker), or EDGESEAL_GATEWAY_ONLY=true if this is the fleet's only gateway",
+    );
+  }
   const log = pino({ level: gw.logLevel, base: { service: 'gateway' } });
   const caUrl = gw.caUrl ?? runningEndpoint(config.dataDir)?.https_url;
   if (!caUrl) {

@@ -26,6 +26,8 @@ const Env = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'an API token id.secret')
     .optional(),
+  // a lone gateway without an upstream broker must say it is the fleet's only gateway
+  EDGESEAL_GATEWAY_ONLY: z.enum(['true', 'false', '1', '0']).default('false'),
   EDGESEAL_GATEWAY_REVOCATION_POLICY: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
   EDGESEAL_GATEWAY_REVOCATION_GRACE_SECONDS: seconds.default(30),
   EDGESEAL_GATEWAY_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(16).max(268_435_455).default(131_072),
@@ -48,6 +50,11 @@ export interface GatewayConfig {
   readonly upstreamUrl: string | undefined;
   readonly caUrl: string | undefined;
   readonly token: string | undefined;
+  /**
+   * this gateway is the fleet's only one: it may route through its own in-process broker
+   * when run alone (`edgeseal up gateway`); the control plane still refuses it beside another
+   */
+  readonly onlyGateway: boolean;
   readonly revocationPolicy: 'fail-closed' | 'fail-open';
   readonly revocationGraceMs: number;
   readonly maxPayloadBytes: number;
@@ -81,6 +88,7 @@ export function parseGatewayConfig(env: Readonly<Record<string, string | undefin
     upstreamUrl: e.MQTT_UPSTREAM_URL,
     caUrl: e.EDGESEAL_CA_URL,
     token: e.EDGESEAL_GATEWAY_TOKEN,
+    onlyGateway: e.EDGESEAL_GATEWAY_ONLY === 'true' || e.EDGESEAL_GATEWAY_ONLY === '1',
     revocationPolicy: e.EDGESEAL_GATEWAY_REVOCATION_POLICY,
     revocationGraceMs: e.EDGESEAL_GATEWAY_REVOCATION_GRACE_SECONDS * 1000,
     maxPayloadBytes: e.EDGESEAL_GATEWAY_MAX_PAYLOAD_BYTES,

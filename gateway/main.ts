@@ -1,9 +1,12 @@
 // Composition root of the gateway: config, control link, revocation view, router, broker,
 // the MQTTS listener and the metrics/health listener. Nothing below opens sockets but here
 // (and the upstream router, which is an adapter by nature).
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
+import { hostname } from 'node:os';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import pino, { type Logger } from 'pino';
+import { EdgesealError } from '../lib/errors.ts';
 import { listen } from '../lib/listen.ts';
 import { TLS_SERVER_POLICY } from '../lib/tls-policy.ts';
 import { Broker } from './broker/broker.ts';
@@ -11,7 +14,7 @@ import { Connection } from './broker/connection.ts';
 import { LocalRouter } from './broker/local-router.ts';
 import type { Router } from './broker/router.ts';
 import type { GatewayConfig } from './config.ts';
-import type { ControlLink } from './control-link.ts';
+import type { ControlLink, GatewayLeaseRequest } from './control-link.ts';
 import type { PeerFacts } from './core/identity.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { RevocationView } from './revocation/revocation-view.ts';
@@ -92,8 +95,16 @@ export async function startGateway(
     peerFacts,
   );
 
-  // Revocation first: with fail-closed nobody is admitted before the list is loaded.
-  const stopFeed = await link.followRevocations(revocation);
+  // The lease first: a gateway that would split the fleet stops here, before anything listens.
+  const lease = await holdLease(link, config, log);
+  // Revocation next: with fail-closed nobody is admitted before the list is loaded.
+  let stopFeed: () => void;
+  try {
+    stopFeed = await link.followRevocations(revocation);
+  } catch (e) {
+    await lease.release();
+    throw e;
+  }
   const identity = await link.serverIdentity(config.hosts);
   const trust = await link.trustPem();
   const tlsOptions = (i: typeof identity) => ({
@@ -188,6 +199,7 @@ export async function startGateway(
     server.close();
     b.stop();
     await router.stop();
+    await lease.release();
     throw e;
   }
   const host =
@@ -231,6 +243,58 @@ export async function startGateway(
         }),
       ]);
       await router.stop();
+      await lease.release();
     },
   };
+}
+
+/**
+ * Takes this gateway's lease (how it routes) and renews it every third of its life. A
+ * refusal at start stops start-up with the control plane's reason; a refusal later (the
+ * lease lapsed during an outage and another gateway took the fleet) is logged as an error
+ * on every renewal, since this gateway may then acknowledge what it cannot deliver.
+ */
+async function holdLease(
+  link: ControlLink,
+  config: GatewayConfig,
+  log: Logger,
+): Promise<{ release(): Promise<void> }> {
+  const req: GatewayLeaseRequest = {
+    id: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    routing: config.upstreamUrl ? 'upstream' : 'local',
+    upstream: config.upstreamUrl ? withoutCredentials(config.upstreamUrl) : null,
+  };
+  await link.lease(req);
+  if (req.routing === 'local') {
+    log.warn(
+      { gateway_id: req.id, routing: 'in-process broker' },
+      "this is the fleet's only gateway: it routes through its own in-process broker, and the control plane will refuse any other gateway while it runs (set MQTT_UPSTREAM_URL on every gateway to run several)",
+    );
+  }
+  const timer = setInterval(() => {
+    link.lease(req).catch((err: unknown) => {
+      const conflict = err instanceof EdgesealError && err.code === 'ERR_GATEWAY_CONFLICT';
+      if (conflict)
+        log.error({ err, gateway_id: req.id }, 'the control plane no longer grants this gateway its lease');
+      else log.warn({ err, gateway_id: req.id }, 'gateway lease renewal failed; will retry');
+    });
+  }, LEASE_RENEW_MS);
+  timer.unref();
+  return {
+    async release() {
+      clearInterval(timer);
+      await link
+        .releaseLease(req.id)
+        .catch((err: unknown) => log.warn({ err }, 'gateway lease not released'));
+    },
+  };
+}
+
+const LEASE_RENEW_MS = 10_000;
+
+function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }

@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'ERR_CERT_REVOKED',
   'ERR_CERT_UNKNOWN',
   'ERR_CERT_SUPERSEDED', // only a device's newest certificate may re-enroll
+  'ERR_GATEWAY_CONFLICT', // a gateway that would split the fleet (core/gateway-leases.ts)
+  'ERR_FIRMWARE_EXISTS',
   'ERR_NOT_FOUND',
   'ERR_INVALID_REQUEST',
   'ERR_UNSUPPORTED_MEDIA_TYPE',

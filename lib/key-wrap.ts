@@ -18,16 +18,32 @@ export const kekId = (kek: Buffer): Buffer =>
   createHash('sha256').update('edgeseal-kek-id').update(kek).digest().subarray(0, 8);
 
 export function wrapPrivateKey(kek: Buffer, key: KeyObject, aad: string): Buffer {
+  const pkcs8 = key.export({ format: 'der', type: 'pkcs8' });
+  try {
+    return wrapSecret(kek, pkcs8, aad);
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+/** Seals raw key bytes (a content key) in the same format as private keys. */
+export function wrapSecret(kek: Buffer, secret: Buffer, aad: string): Buffer {
   const iv = randomBytes(12);
   const c = createCipheriv('aes-256-gcm', kek, iv);
   c.setAAD(Buffer.from(aad, 'utf8'));
-  const pkcs8 = key.export({ format: 'der', type: 'pkcs8' });
-  const ct = Buffer.concat([c.update(pkcs8), c.final()]);
-  pkcs8.fill(0);
+  const ct = Buffer.concat([c.update(secret), c.final()]);
   return Buffer.concat([MAGIC, kekId(kek), iv, c.getAuthTag(), ct]);
 }
 
 export function unwrapPrivateKey(kek: Buffer, blob: Buffer, aad: string): KeyObject {
+  const pkcs8 = unwrapSecret(kek, blob, aad);
+  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  pkcs8.fill(0);
+  return key;
+}
+
+/** The raw bytes sealed by wrapSecret (the caller wipes them when done). */
+export function unwrapSecret(kek: Buffer, blob: Buffer, aad: string): Buffer {
   if (blob.length < 40 || !blob.subarray(0, 4).equals(MAGIC)) {
     throw new EdgesealError('ERR_KEK', 'wrapped key has an unknown format');
   }
@@ -35,22 +51,18 @@ export function unwrapPrivateKey(kek: Buffer, blob: Buffer, aad: string): KeyObj
   if (!id.equals(kekId(kek))) {
     throw new EdgesealError(
       'ERR_KEK',
-      `the CA keys were encrypted under KEK ${id.toString('hex')}, but the configured KEK is ${kekId(kek).toString('hex')}`,
+      `the keys were encrypted under KEK ${id.toString('hex')}, but the configured KEK is ${kekId(kek).toString('hex')}`,
     );
   }
   const d = createDecipheriv('aes-256-gcm', kek, blob.subarray(12, 24));
   d.setAAD(Buffer.from(aad, 'utf8'));
   d.setAuthTag(blob.subarray(24, 40));
-  let pkcs8: Buffer;
   try {
-    pkcs8 = Buffer.concat([d.update(blob.subarray(40)), d.final()]);
+    return Buffer.concat([d.update(blob.subarray(40)), d.final()]);
   } catch {
     throw new EdgesealError(
       'ERR_KEK',
       'wrapped key failed authentication (tampered, or bound to another record)',
     );
   }
-  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-  pkcs8.fill(0);
-  return key;
 }

@@ -1,6 +1,7 @@
 // The edgeseal CLI as a user runs it: init, up, batch commands against the running stack,
 // and a device enrolling with the batch credential the CLI printed.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { connect as tlsConnect } from 'node:tls';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -79,6 +80,12 @@ describe('edgeseal init', () => {
     expect(existsSync(out.root_ca)).toBe(true);
     expect(statSync(join(dataDir, 'kek')).mode & 0o777).toBe(0o600);
     expect(statSync(out.admin_token).mode & 0o777).toBe(0o600);
+    // the embedded database's files are owner-only too (issue 7, item 13)
+    if (!db.url) {
+      const pg = allFiles(join(dataDir, 'pgdata'));
+      expect(pg.length).toBeGreaterThan(10);
+      expect(pg.filter((f) => (statSync(f).mode & 0o077) !== 0)).toEqual([]);
+    }
     const again = JSON.parse((await cli(['init', '--json'])).stdout);
     expect(again.created).toBe(false);
     expect(again.issuing_id).toBe(out.issuing_id);
@@ -245,7 +252,7 @@ describe('edgeseal up and batch', () => {
     expect(r.stderr).not.toMatch(/unexpected error/);
   });
 
-  it('runs the MQTT gateway beside the control plane, and `up gateway` runs another one alone', async () => {
+  it('runs the MQTT gateway beside the control plane, on a thread of its own with a token of its own', async () => {
     const metricsUrl = /gateway metrics \/ health +(http:\/\/\S+)\/metrics/.exec(upErr)?.[1];
     expect(upErr).toMatch(/MQTTS gateway \(mTLS\) +mqtts:\/\/localhost:\d+/);
     expect(metricsUrl, upErr).toBeDefined();
@@ -255,29 +262,125 @@ describe('edgeseal up and batch', () => {
       revocation_feed: 'connected',
       routing: 'in-process',
     });
+    // it follows the control plane with a gateway token of its own, and says how it routes
+    const tokens = JSON.parse((await cli(['token', 'list', '--json'])).stdout) as {
+      role: string;
+      label: string;
+      status: string;
+    }[];
+    expect(
+      tokens.some((t) => t.role === 'gateway' && /edgeseal up/.test(t.label) && t.status === 'active'),
+    ).toBe(true);
+  });
 
-    const alone = spawn('node', [BIN, 'up', 'gateway'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    alone.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
+  it("a second gateway that could not reach the first one's devices is refused, however it is started (issue 7, item 12)", async () => {
+    const alone = (extra: Record<string, string>): Promise<{ code: number; stderr: string }> =>
+      promisify(execFile)('node', [BIN, 'up', 'gateway'], {
+        env: { ...env, ...extra },
+        encoding: 'utf8',
+      }).then(
+        (r) => ({ code: 0, stderr: r.stderr }),
+        (e) => e as { code: number; stderr: string },
+      );
+    // no upstream and not declared the only gateway: refused before anything starts
+    const plain = await alone({});
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/without MQTT_UPSTREAM_URL .* EDGESEAL_GATEWAY_ONLY=true/);
+    // declared the only gateway, but one already runs with its own broker: the control plane refuses
+    const only = await alone({ EDGESEAL_GATEWAY_ONLY: 'true' });
+    expect(only.code).toBe(1);
+    expect(only.stderr).toMatch(
+      /gateway \S+ \(its own in-process broker, since .*\) already serves this fleet/,
+    );
+    // with an upstream broker it still cannot join a fleet whose gateway keeps its own broker
+    const up2 = await alone({ MQTT_UPSTREAM_URL: 'mqtt://127.0.0.1:1' });
+    expect(up2.code).toBe(1);
+    expect(up2.stderr).toMatch(/routes through its own broker and must stay the only gateway/);
+    // the first gateway's lease is granted and each refusal audited
+    const ep = JSON.parse(readFileSync(join(dataDir, 'control-plane.json'), 'utf8')) as { https_url: string };
+    const admin = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    const r = await curl(`${ep.https_url}/v1/audit/events?limit=1000`, [
+      '--cacert',
+      join(dataDir, 'ca', 'root.pem'),
+      '-H',
+      `Authorization: Bearer ${admin}`,
+    ]);
+    const events = (
+      JSON.parse(r.body.toString()) as { items: { action: string; outcome: string; reason: string | null }[] }
+    ).items.filter((e) => e.action === 'gateway.lease');
+    expect(events.filter((e) => e.outcome === 'ok').length).toBe(1);
+    expect(events.filter((e) => e.outcome === 'refused' && e.reason === 'ERR_GATEWAY_CONFLICT').length).toBe(
+      2,
+    );
+  });
+
+  it('clients dribbling CONNECTs into the gateway do not slow the control plane (issue 7, item 6)', async () => {
+    const b = JSON.parse(
+      (await cli(['batch', 'create', '--hardware-model', 'cam-v2', '--quota', '1', '--json'])).stdout,
+    );
+    const key = makeKey('ec-p256');
+    const e = await estEnroll(b, makeCsr(key, '/CN=cli-dribble').toString('base64'));
+    expect(e.status).toBe(200);
+    const certPem = execFileSync('openssl', ['pkcs7', '-inform', 'DER', '-print_certs'], {
+      input: Buffer.from(e.body.toString(), 'base64'),
+      encoding: 'utf8',
     });
-    try {
-      const deadline = Date.now() + 20_000;
-      while (!/metrics \/ health +http/.test(err)) {
-        if (Date.now() > deadline || alone.exitCode !== null)
-          throw new Error(`up gateway did not start: ${err}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(err).toMatch(/edgeseal gateway up \(control plane https:\/\/localhost:\d+\)/);
-      const url = /metrics \/ health +(http:\/\/\S+)\/metrics/.exec(err)![1];
-      expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ revocation_feed: 'connected' });
-      // it made itself a gateway token with the admin credential
-      const tokens = JSON.parse((await cli(['token', 'list', '--json'])).stdout) as { role: string }[];
-      expect(tokens.some((t) => t.role === 'gateway')).toBe(true);
-    } finally {
-      alone.kill('SIGTERM');
-      await new Promise((r) => alone.once('exit', r));
+    const gwPort = Number(/MQTTS gateway \(mTLS\) +mqtts:\/\/localhost:(\d+)/.exec(upErr)![1]);
+    // a CONNECT of ~60 KB (a long password), sent one byte per TLS record, by 4 clients at once
+    const password = Buffer.alloc(60_000, 0x61);
+    const body = Buffer.concat([
+      Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0xc2, 0, 60]),
+      Buffer.from([0, 11]),
+      Buffer.from('cli-dribble'),
+      Buffer.from([0, 1, 0x75]),
+      Buffer.from([(password.length >> 8) & 0xff, password.length & 0xff]),
+      password,
+    ]);
+    const len: number[] = [];
+    for (let n = body.length; ; ) {
+      len.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+      n >>= 7;
+      if (!n) break;
     }
+    const connect = Buffer.concat([Buffer.from([0x10, ...len]), body]);
+    let stop = false;
+    const dribble = async () => {
+      while (!stop) {
+        const sock = tlsConnect({
+          host: '127.0.0.1',
+          port: gwPort,
+          ca: readFileSync(join(dataDir, 'ca', 'root.pem')),
+          cert: certPem,
+          key: readFileSync(key.keyPath),
+          servername: 'localhost',
+        });
+        sock.on('error', () => {});
+        await new Promise((r) => sock.once('secureConnect', r).once('close', r));
+        for (let i = 0; i < connect.length && !stop && !sock.destroyed; i++) {
+          sock.write(connect.subarray(i, i + 1));
+          if (i % 64 === 0) await new Promise((r) => setImmediate(r));
+        }
+        sock.destroy();
+      }
+    };
+    const dribblers = [dribble(), dribble(), dribble(), dribble()];
+    const ep = JSON.parse(readFileSync(join(dataDir, 'control-plane.json'), 'utf8')) as { https_url: string };
+    const slowest = { ms: 0 };
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      for (let i = 0; i < 10; i++) {
+        const t0 = Date.now();
+        const h = await curl(`${ep.https_url}/health`, ['--cacert', join(dataDir, 'ca', 'root.pem')]);
+        expect(h.status).toBe(200);
+        slowest.ms = Math.max(slowest.ms, Date.now() - t0);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      stop = true;
+      await Promise.all(dribblers);
+    }
+    // the issue saw 10 s with the gateway on the control plane's event loop
+    expect(slowest.ms).toBeLessThan(2000);
   });
 
   it('a bad gateway setting stops start-up with a message naming it', async () => {

@@ -19,6 +19,17 @@ export const PERMISSIONS = {
   // MQTT client identities (which read every device's telemetry)
   'service.server-certificate': ['admin', 'gateway'],
   'service.identity': ['admin'],
+  // a gateway announces itself and how it routes (core/gateway-leases.ts)
+  'gateway.lease': ['admin', 'gateway'],
+  'gateway.read': ['admin', 'auditor', 'security-admin'],
+  // reference values and attestation policy (issue 8)
+  'firmware.read': ['admin', 'auditor', 'security-admin'],
+  'firmware.manage': ['security-admin'],
+  'attestation.read': ['admin', 'auditor', 'security-admin'],
+  // the live attestation state feed (SSE): gateways quarantine with it
+  'attestation.feed': ['admin', 'auditor', 'security-admin', 'gateway'],
+  // content keys the key service releases to attested devices
+  'key.create': ['admin', 'release-manager'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

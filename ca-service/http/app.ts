@@ -5,6 +5,9 @@ import { EdgesealError } from '../../lib/errors.ts';
 import { toPem } from '../../lib/pem.ts';
 import type { Authority } from '../core/authority.ts';
 import type { BatchService } from '../core/batches.ts';
+import type { GatewayLeases } from '../core/gateway-leases.ts';
+import type { AttestationParts } from '../attestation/start.ts';
+import type { SigningKey } from '../keys/hierarchy.ts';
 import type { Issuer } from '../core/issuer.ts';
 import type { AuthorityStore, Clock } from '../core/ports.ts';
 import type { RefusalSink } from '../core/refusals.ts';
@@ -23,6 +26,11 @@ import { requestLog } from './request-log.ts';
 import { batchRoutes } from './v1/batches.ts';
 import { certificateRoutes } from './v1/certificates.ts';
 import { enrollRoutes } from './v1/enroll.ts';
+import { gatewayRoutes } from './v1/gateways.ts';
+import { attestationRoutes, keyRoutes } from './v1/attestation.ts';
+import { firmwareRoutes } from './v1/firmware.ts';
+import { telemetryKeyRoute } from './v1/telemetry-key.ts';
+import { TokenWatcher } from './token-watch.ts';
 import { revocationRoutes } from './v1/revocations.ts';
 import { auditRoutes } from './v1/audit.ts';
 import { tlogRoutes } from './v1/tlog.ts';
@@ -41,6 +49,10 @@ export interface AppDeps {
   readonly batches: BatchService;
   readonly tokens: TokenService;
   readonly revocations: RevocationService;
+  readonly gateways: GatewayLeases;
+  readonly attestation: AttestationParts;
+  /** the fleet's telemetry key (public half served to devices) */
+  readonly telemetryKey: SigningKey;
   readonly revokedSince: (since: Date, afterSerial?: string) => Promise<RevokedEntry[]>;
   readonly auditLog: AuditLogStore;
   readonly logKey: LogKey;
@@ -72,6 +84,25 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route('/v1/certificates', certificateRoutes(d.issuanceStore, d.tokens, d.clock));
   app.route('/v1/tokens', tokenRoutes(d.tokens, d.clock));
   app.route('/v1/revocations', revocationRoutes(d.revocations, d.revokedSince, d.tokens));
+  app.route('/v1/gateways', gatewayRoutes(d.gateways, d.tokens));
+  app.route('/v1/firmware', firmwareRoutes(d.attestation.firmware, d.tokens));
+  app.route(
+    '/v1/attestation',
+    attestationRoutes({
+      service: d.attestation.service,
+      store: d.attestation.store,
+      tokens: d.tokens,
+      device: d.attestation.device,
+      feed: d.attestation.feed,
+      watcher: new TokenWatcher(d.tokens),
+      now: () => d.clock.now(),
+    }),
+  );
+  app.route(
+    '/v1/keys',
+    keyRoutes({ service: d.attestation.service, tokens: d.tokens, device: d.attestation.device }),
+  );
+  app.get('/v1/telemetry-key', telemetryKeyRoute(d.telemetryKey));
   app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
   app.route('/v1/tlog', tlogRoutes(d.tlog, d.tokens));
   app.route(

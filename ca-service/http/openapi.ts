@@ -144,6 +144,34 @@ export function openApiDocument(version: string) {
           responses: { '201': { description: 'issued', ...json(S.ServiceCertificate) }, ...errors },
         },
       },
+      '/v1/gateways': {
+        get: {
+          summary:
+            'Gateways serving the fleet now (live leases) and how each routes (admin, auditor, security-admin)',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'items' }, ...errors },
+        },
+      },
+      '/v1/gateways/{id}/lease': {
+        put: {
+          summary:
+            'A gateway takes or renews its lease (30 s; renew every 10 s). A gateway with its own in-process broker must be the only live one; refused with 409 otherwise (gateway, admin)',
+          security: [{ token: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          requestBody: { required: true, ...json(S.GatewayLeaseBody) },
+          responses: {
+            '200': { description: 'the lease' },
+            ...errors,
+            '409': problem('another gateway serves the fleet in a way this one cannot join'),
+          },
+        },
+        delete: {
+          summary: 'A gateway that stops gives its lease back (gateway, admin)',
+          security: [{ token: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '204': { description: 'released' }, ...errors },
+        },
+      },
       '/v1/certificates': {
         get: {
           summary:

@@ -3,6 +3,7 @@
 // errors get a generic message and the request id, and the full error goes to the log.
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { AttestationError, type AttestationErrorCode } from '../../attestation/index.ts';
 import { EdgesealError, type ErrorCode } from '../../lib/errors.ts';
 import type { AppEnv } from './env.ts';
 
@@ -28,6 +29,8 @@ const STATUS: Record<ErrorCode, number> = {
   ERR_DEVICE_UNKNOWN: 404,
   ERR_DEVICE_EXISTS: 409,
   ERR_KEY_REUSED: 409,
+  ERR_GATEWAY_CONFLICT: 409,
+  ERR_FIRMWARE_EXISTS: 409,
   ERR_BODY_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_CA_NOT_INITIALIZED: 503,
@@ -55,7 +58,36 @@ export function toEdgesealError(err: unknown): EdgesealError | undefined {
   return undefined;
 }
 
+/** Attestation refusals keep their stable codes (attestation/errors.ts); most are 403. */
+const ATTESTATION_STATUS: Partial<Record<AttestationErrorCode, number>> = {
+  EvidenceMalformed: 400,
+  EvidenceTooLarge: 413,
+  ClaimMissing: 400,
+  ClaimInvalid: 400,
+  NonceMissing: 400,
+  ResultInvalid: 400,
+};
+
+function attestationProblem(err: AttestationError, c: Context<AppEnv>): Response {
+  const status = ATTESTATION_STATUS[err.code] ?? 403;
+  const fields = c.get('logFields');
+  if (fields) Object.assign(fields, { error_code: err.code });
+  return c.body(
+    JSON.stringify({
+      type: `urn:edgeseal:attestation:${err.code}`,
+      title: err.code.replace(/([a-z])([A-Z])/g, '$1 $2'),
+      status,
+      detail: err.detail,
+      code: err.code,
+      request_id: c.get('requestId'),
+    }),
+    status as 400,
+    { 'Content-Type': 'application/problem+json' },
+  );
+}
+
 export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
+  if (err instanceof AttestationError) return attestationProblem(err, c);
   const e = toEdgesealError(err);
   const requestId = c.get('requestId');
   const status = e ? STATUS[e.code] : 500;

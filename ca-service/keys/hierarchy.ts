@@ -101,17 +101,39 @@ export interface LogKey {
   readonly publicKeyDer: Buffer;
 }
 
+/** A P-256 key that certifies nothing: the log key, the verifier key, the telemetry key. */
+export type SigningKey = LogKey;
+
 /** The log key signs audit checkpoints and transparency tree heads. Created once. */
-export async function ensureLogKey(store: CaKeyStore, kek: Kek, now: Date): Promise<LogKey> {
-  let row = await store.active('log');
+export const ensureLogKey = (store: CaKeyStore, kek: Kek, now: Date): Promise<LogKey> =>
+  ensureSigningKey(store, kek, now, 'log');
+
+/**
+ * The fleet's telemetry key: devices encrypt telemetry to it (JWE ECDH-ES), the control
+ * plane's consumer decrypts; gateways only route. Created once.
+ */
+export const ensureTelemetryKey = (store: CaKeyStore, kek: Kek, now: Date): Promise<SigningKey> =>
+  ensureSigningKey(store, kek, now, 'telemetry');
+
+/** The verifier key signs attestation results (EAR). Created once. */
+export const ensureVerifierKey = (store: CaKeyStore, kek: Kek, now: Date): Promise<SigningKey> =>
+  ensureSigningKey(store, kek, now, 'verifier');
+
+async function ensureSigningKey(
+  store: CaKeyStore,
+  kek: Kek,
+  now: Date,
+  role: 'log' | 'verifier' | 'telemetry',
+): Promise<SigningKey> {
+  let row = await store.active(role);
   if (!row) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const spki = publicKey.export({ format: 'der', type: 'spki' });
-    const id = `log-${keyTag(spki)}`;
-    await store.createLogKeyOnce(
+    const id = `${role}-${keyTag(spki)}`;
+    await store.createSigningKeyOnce(
       {
         id,
-        role: 'log',
+        role,
         certDer: null,
         publicKeyDer: spki,
         keyWrapped: wrapPrivateKey(kek.key, privateKey, aadFor(id)),
@@ -120,14 +142,14 @@ export async function ensureLogKey(store: CaKeyStore, kek: Kek, now: Date): Prom
       {
         at: now,
         actor: 'system',
-        action: 'log-key.create',
+        action: `${role}-key.create`,
         outcome: 'ok',
         subject: id,
         details: { kek_id: kek.id },
       },
     );
-    row = await store.active('log');
-    if (!row) throw new EdgesealError('ERR_CA_NOT_INITIALIZED', 'log key could not be created');
+    row = await store.active(role);
+    if (!row) throw new EdgesealError('ERR_CA_NOT_INITIALIZED', `${role} key could not be created`);
   }
   return {
     id: row.id,

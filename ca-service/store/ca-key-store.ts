@@ -10,14 +10,14 @@ export type CaKeyRow = typeof caKeys.$inferSelect;
 export class CaKeyStore {
   constructor(private readonly db: Db) {}
 
-  /** Inserts the log key unless one exists (under the same lock as the hierarchy). */
-  async createLogKeyOnce(row: typeof caKeys.$inferInsert, audit: AuditEvent): Promise<void> {
+  /** Inserts a signing key (log, verifier) unless one of its role exists (under the hierarchy's lock). */
+  async createSigningKeyOnce(row: typeof caKeys.$inferInsert, audit: AuditEvent): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(7468202)`);
       const [existing] = await tx
         .select({ id: caKeys.id })
         .from(caKeys)
-        .where(eq(caKeys.role, 'log'))
+        .where(eq(caKeys.role, row.role))
         .limit(1);
       if (existing) return;
       await tx.insert(caKeys).values(row);
@@ -25,7 +25,7 @@ export class CaKeyStore {
     });
   }
 
-  async active(role: 'root' | 'issuing' | 'log'): Promise<CaKeyRow | undefined> {
+  async active(role: CaKeyRow['role']): Promise<CaKeyRow | undefined> {
     const [row] = await this.db
       .select()
       .from(caKeys)

@@ -18,6 +18,8 @@ export function localControlLink(link: LocalFleetLink): ControlLink {
     describe: 'in-process control plane',
     trustPem: async () => link.chain.map((d) => toPem('CERTIFICATE', d)).join(''),
     serverIdentity: (hosts) => link.serverIdentity(hosts),
+    lease: (req) => link.lease(req),
+    releaseLease: (id) => link.releaseLease(id),
     async followRevocations(view: RevocationView) {
       let last = new Date(0);
       let loading: Promise<void> = Promise.resolve();

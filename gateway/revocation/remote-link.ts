@@ -28,13 +28,13 @@ interface ServiceCertResponse {
   chain: string;
 }
 
-function callJson<T>(o: RemoteOptions, path: string, body?: unknown): Promise<T> {
+function callJson<T>(o: RemoteOptions, path: string, body?: unknown, method?: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
       `${o.caUrl}${path}`,
       {
-        method: payload === undefined ? 'GET' : 'POST',
+        method: method ?? (payload === undefined ? 'GET' : 'POST'),
         ca: o.rootPem,
         headers: {
           authorization: `Bearer ${o.token}`,
@@ -48,16 +48,20 @@ function callJson<T>(o: RemoteOptions, path: string, body?: unknown): Promise<T>
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode && res.statusCode < 300) return resolve(JSON.parse(text) as T);
+          if (res.statusCode && res.statusCode < 300)
+            return resolve((text ? JSON.parse(text) : undefined) as T);
           let detail = text;
           try {
             detail = (JSON.parse(text) as { detail?: string }).detail ?? text;
           } catch {}
+          // a conflict keeps its code: the gateway must stop rather than retry
           reject(
-            new EdgesealError(
-              'ERR_CONFIG',
-              `control plane ${o.caUrl} refused ${path}: ${res.statusCode} ${detail}`,
-            ),
+            res.statusCode === 409
+              ? new EdgesealError('ERR_GATEWAY_CONFLICT', `control plane ${o.caUrl}: ${detail}`)
+              : new EdgesealError(
+                  'ERR_CONFIG',
+                  `control plane ${o.caUrl} refused ${path}: ${res.statusCode} ${detail}`,
+                ),
           );
         });
       },
@@ -123,6 +127,17 @@ export function remoteControlLink(o: RemoteOptions): ControlLink {
         serial: r.serial,
         notAfter: new Date(r.not_after),
       };
+    },
+    async lease(req) {
+      await callJson(
+        o,
+        `/v1/gateways/${encodeURIComponent(req.id)}/lease`,
+        { routing: req.routing, ...(req.upstream ? { upstream: req.upstream } : {}) },
+        'PUT',
+      );
+    },
+    async releaseLease(id) {
+      await callJson(o, `/v1/gateways/${encodeURIComponent(id)}/lease`, undefined, 'DELETE');
     },
     async followRevocations(view: RevocationView) {
       let lastId = '0';

@@ -139,3 +139,48 @@ export const ServiceCertificate = z.object({
   chain: z.string().describe('PEM: the certificate then the issuing CA'),
   root: z.string().describe('PEM: the root CA'),
 });
+
+export const GatewayLeaseBody = z
+  .object({
+    routing: z
+      .enum(['local', 'upstream'])
+      .describe(
+        'local: the gateway routes through its own in-process broker; upstream: through a shared broker',
+      ),
+    upstream: z
+      .string()
+      .max(256)
+      .optional()
+      .describe('upstream: the broker it bridges through, without credentials (for humans)'),
+  })
+  .strict();
+
+export const FirmwareAddBody = z
+  .object({
+    hardware_model: z.string().min(1).max(64),
+    version: z.string().min(1).max(64),
+    svn: z.number().int().min(0).max(2_147_483_647).describe('security version number'),
+    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hexadecimal characters'),
+    component: z
+      .enum(['firmware', 'agent'])
+      .optional()
+      .describe('firmware (default) or the device agent build'),
+  })
+  .strict();
+
+export const FirmwareDenyBody = z
+  .object({
+    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hexadecimal characters'),
+    reason: z.string().max(200).optional(),
+  })
+  .strict();
+
+export const FirmwarePolicyBody = z
+  .object({
+    min_svn: z.number().int().min(0).max(2_147_483_647).optional(),
+    attestation: z
+      .enum(['auto', 'required', 'off'])
+      .optional()
+      .describe('auto: required exactly when the model has reference values'),
+  })
+  .strict();
