@@ -2,8 +2,8 @@
 // by the device key whose certificate travels in x5c. Order of the checks, cheapest and least
 // trusting first: size, shape, header, chain, device, algorithm ↔ key, signature, revocation,
 // claims. The payload is only interpreted after its signature verified.
-import { type KeyObject, X509Certificate } from 'node:crypto';
-import { calculateJwkThumbprint, compactVerify, errors as joseErrors, type JWK } from 'jose';
+import { createHash, type KeyObject, X509Certificate } from 'node:crypto';
+import { compactVerify, errors as joseErrors, type JWK } from 'jose';
 import { checkClaims, type EatClaims, hwmodelClaim } from './eat-claims.ts';
 import { fromBase64url, jsonObject } from './encoding.ts';
 import { fail } from './errors.ts';
@@ -112,6 +112,17 @@ async function verifySignature(jws: string, alg: string, key: KeyObject): Promis
   }
 }
 
+/**
+ * RFC 7638 §3.2 thumbprint of an EC public JWK: SHA-256 over the required members in
+ * lexicographic order, no whitespace. jose.calculateJwkThumbprint gives the same value (the
+ * tests check) but through WebCrypto's async digest, measured at ~150 µs a call on a busy
+ * 2-core machine, half the cost of a cached verification; this is ~2 µs.
+ */
+function ecThumbprint(jwk: JWK): string {
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
 /** Verifies an EAT JWT and returns what it proves. Throws AttestationError with the reason. */
 export async function verifyEatJwt(
   raw: Uint8Array | string,
@@ -152,7 +163,7 @@ export async function verifyEatJwt(
     claims: checked.claims,
     measurements: checked.measurements,
     wrappingKey: checked.wrappingKey,
-    wrappingKeyThumbprint: await calculateJwkThumbprint(checked.wrappingKey, 'sha256'),
+    wrappingKeyThumbprint: ecThumbprint(checked.wrappingKey),
     nonce: checked.nonce,
   };
 }
