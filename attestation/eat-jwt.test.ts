@@ -22,6 +22,9 @@ const notYet = pki.device({ id: 'cam-new', from: 1, to: 365 });
 const foreign = testPki().device({ id: 'cam-0001' });
 const lookalikePki = testPki();
 const lookalike = lookalikePki.device({ id: 'cam-0001' });
+// an issuing CA that expired yesterday, with a device whose own certificate is still valid
+const lapsedPki = testPki({ issuingTo: -1 });
+const lapsed = lapsedPki.device({ id: 'cam-0001' });
 const attacker = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 
 const ctx = (over: Partial<EvidenceContext> = {}): EvidenceContext => ({
@@ -145,6 +148,12 @@ const BAD: [string, () => string | Promise<string>, AttestationErrorCode, Partia
     () => jws(es256(other), claims(), other.key),
     'DeviceMismatch',
     { expectedDeviceId: 'cam-0001' },
+  ],
+  [
+    'a leaf of an issuing CA past its validity',
+    () => jws(es256(lapsed), claims(), lapsed.key),
+    'ChainInvalid',
+    { issuingCa: lapsedPki.issuingCa },
   ],
   [
     'a revoked leaf',
@@ -342,6 +351,25 @@ const BAD: [string, () => string | Promise<string>, AttestationErrorCode, Partia
         claims({
           cnf: {
             jwk: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'jwk' }),
+          },
+        }),
+        dev.key,
+      ),
+    'ClaimInvalid',
+  ],
+  [
+    'cnf with x not below the field prime',
+    () =>
+      jws(
+        es256(dev),
+        claims({
+          cnf: {
+            jwk: {
+              kty: 'EC',
+              crv: 'P-256',
+              x: b64u(Buffer.alloc(32, 0xff).toString('latin1')),
+              y: b64u('y'.repeat(32)),
+            },
           },
         }),
         dev.key,

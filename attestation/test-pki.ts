@@ -47,7 +47,7 @@ export interface TestPki {
   caLeaf(id: string): Device;
 }
 
-export function testPki(names: { root?: string; issuing?: string } = {}): TestPki {
+export function testPki(names: { root?: string; issuing?: string; issuingTo?: number } = {}): TestPki {
   const rk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ik = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const urls = { publicHttpUrl: 'http://localhost:8080' };
@@ -64,7 +64,7 @@ export function testPki(names: { root?: string; issuing?: string } = {}): TestPk
     serial: randomSerial(),
     subject: names.issuing ?? 'edgeseal test issuing CA',
     spki: ik.publicKey.export({ format: 'der', type: 'spki' }),
-    validity: validity(-30, 1825),
+    validity: validity(-30, names.issuingTo ?? 1825),
     trustDomain: TRUST_DOMAIN,
   });
   const issuing = makeIssuer('issuing-1', issuingDer, keySigner(ik.privateKey, 'P-256'), urls);
