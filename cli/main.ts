@@ -1,6 +1,7 @@
 // The edgeseal CLI: one composition root; each verb group lives in its own file.
 import { parseCaConfig } from '../ca-service/config.ts';
 import { EdgesealError } from '../lib/errors.ts';
+import { agentCommand } from './agent.ts';
 import { auditCommand } from './audit.ts';
 import { batchCommand } from './batch.ts';
 import { certsCommand, findingsCommand } from './certs.ts';
@@ -35,6 +36,14 @@ usage: edgeseal <command> [options] [--json]
   tlog sth                     the current signed tree head of the transparency log
   tlog verify --cert FILE [--since STH.json]
                                prove the certificate was logged, and that the log only grew
+  agent provision --state DIR --est-url URL --batch ID --secret S --device-id ID
+        --hardware-model M --firmware FILE [--ca-file PEM | --ca-fingerprint SHA256HEX]
+        [--gateway mqtts://HOST:PORT] [--control-plane https://HOST:PORT] [--key-id K]
+                               at manufacture: device key made in DIR (0600), EST enrollment
+  agent run --state DIR [--control-plane URL] [--gateway mqtts://…] [--key-id K]
+        [--telemetry-interval SECONDS]
+                               run the device: renewal, attestation, key release, MQTT; one
+                               JSON log line per event on stdout; SIGINT/SIGTERM stop it
 
 global options: --json (machine-readable output), --token T (API token; default: the data
 directory's admin token), --url U (control plane URL; default: the running one)
@@ -79,6 +88,8 @@ async function main(argv: string[]): Promise<void> {
       return findingsCommand(client, json);
     case 'tlog':
       return tlogCommand(rest, client, json, config.dataDir);
+    case 'agent':
+      return agentCommand(rest, json, config.dataDir);
     default:
       throw new UsageError(`unknown command "${cmd}"; see edgeseal --help`);
   }

@@ -1,0 +1,254 @@
+// Composition root of `edgeseal agent run`: reads the state directory, builds every part
+// and wires them. One process per device; one JSON log line per event on stdout.
+//
+//   identity ── renewal (EST simplereenroll) ──► new certificate ──► HTTPS + MQTT reconnect
+//   attester (challenge → evidence → result) ──► status, key release, telemetry, subscriptions
+//   MQTT link ◄── cmd {"type":"attest"} re-attests; ota is logged
+import { Attester, type Standing } from './attest/attester.ts';
+import { agentCodeDigest, sha256File } from './attest/measure.ts';
+import { otaNoticeFields, parseCommand } from './commands.ts';
+import { parseDeviceFile } from './device.ts';
+import { fail, failureFields, isRefusal } from './errors.ts';
+import { EstClient } from './identity/est-client.ts';
+import { CurrentIdentity, loadIdentity } from './identity/identity.ts';
+import { Renewer, renewalDue } from './identity/renewal.ts';
+import { type ContentKeys, ContentKeyStore } from './keys/content-keys.ts';
+import { KeyReleaser } from './keys/key-release.ts';
+import { newWrappingKey } from './keys/wrapping-key.ts';
+import { type AgentLog, agentLog } from './log.ts';
+import { ControlPlane } from './net/control-plane.ts';
+import { HttpsClient } from './net/https.ts';
+import { MqttLink } from './net/mqtt-link.ts';
+import { checkUrl } from './provision.ts';
+import { Job } from './schedule.ts';
+import { exists, keyExposure, readStateFile, statePaths } from './state.ts';
+import { type DeviceState, deviceTopics, statusPayload } from './status.ts';
+import { Heartbeat } from './telemetry/heartbeat.ts';
+
+export const DEFAULT_TELEMETRY_INTERVAL_MS = 60_000;
+
+export interface RunOptions {
+  readonly stateDir: string;
+  readonly controlPlaneUrl?: string;
+  readonly gatewayUrl?: string;
+  /** the key to ask for when affirming; default device.json's key_id */
+  readonly keyId?: string;
+  readonly telemetryIntervalMs?: number;
+  readonly log?: AgentLog;
+  readonly now?: () => Date;
+}
+
+export interface RunningAgent {
+  readonly deviceId: string;
+  /** released content keys, in memory (Part 5's inference takes them from here) */
+  readonly contentKeys: ContentKeys;
+  stop(reason?: string): Promise<void>;
+}
+
+export async function startAgent(o: RunOptions): Promise<RunningAgent> {
+  const now = o.now ?? (() => new Date());
+  const paths = statePaths(o.stateDir);
+  if (!(await exists(paths.device))) {
+    fail(
+      'ERR_NOT_PROVISIONED',
+      `${paths.dir} is not provisioned (no device.json); run \`edgeseal agent provision\` first`,
+    );
+  }
+  const device = parseDeviceFile(await readStateFile(paths.device, 'device file'), paths.device);
+  const cpUrl = checkUrl(o.controlPlaneUrl ?? device.control_plane_url, '--control-plane', ['https:']).origin;
+  const gwUrl = checkUrl(o.gatewayUrl ?? device.gateway_url, '--gateway', ['mqtts:']).href.replace(/\/$/, '');
+  const identity = new CurrentIdentity(await loadIdentity(paths, device.device_id));
+  const log = o.log ?? agentLog({ device_id: device.device_id });
+  const keyId = o.keyId ?? device.key_id;
+  const topics = deviceTopics(device.device_id);
+
+  const wrapping = await newWrappingKey();
+  const agentSha256 = await agentCodeDigest();
+  const http = new HttpsClient({ secureContext: identity.get().secureContext });
+  const cp = new ControlPlane(cpUrl, http);
+  const keys = new ContentKeyStore();
+  let state: DeviceState = 'online';
+
+  const attester: Attester = new Attester(
+    {
+      cp,
+      identity,
+      wrapping,
+      device,
+      agentSha256,
+      log,
+      now,
+      onChange: (standing) => onStanding(standing),
+    },
+    await sha256File(device.firmware_path),
+  );
+
+  const status = () =>
+    statusPayload({
+      state,
+      attestationStatus: attester.standing(),
+      ...(attester.state ? { attestationExpiresAt: attester.state.expiresAt } : {}),
+      certSerial: identity.get().cert.serial,
+      firmwareSha256: attester.firmwareSha256,
+      now: now(),
+    });
+
+  const publishStatus = async (): Promise<void> => {
+    const out = await link.publish(topics.status, status());
+    if (out.ok) log.info('status_sent', { state, attestation_status: attester.standing() });
+    else if (out.reasonCode !== undefined)
+      log.warn('status_refused', { reason_code: out.reasonCode, detail: out.error });
+  };
+
+  /** Filters the gateway refused (a quarantined device gets ota only): asked again once affirming. */
+  const refusedFilters = new Set<string>();
+  const subscribe = async (filter: string): Promise<void> => {
+    try {
+      const code = await link.subscribe(filter);
+      if (code >= 0x80) {
+        refusedFilters.add(filter);
+        log.warn('subscribe_refused', { topic: filter, reason_code: code });
+      } else {
+        refusedFilters.delete(filter);
+        log.info('subscribed', { topic: filter, qos: code });
+      }
+    } catch (e) {
+      refusedFilters.add(filter);
+      log.warn('subscribe_failed', { topic: filter, ...failureFields(e) });
+    }
+  };
+
+  const link: MqttLink = new MqttLink({
+    url: gwUrl,
+    identity,
+    log,
+    will: { topic: topics.status, payload: statusPayload({ state: 'offline', now: now() }) },
+    onConnected: () => {
+      void (async () => {
+        for (const f of [topics.ota, topics.cmd]) await subscribe(f);
+        await publishStatus();
+        heartbeatJob.trigger();
+      })();
+    },
+    onMessage: (topic, payload) => {
+      if (topic === topics.cmd) {
+        const cmd = parseCommand(payload);
+        log.info('cmd_received', {
+          type: cmd.type === 'unknown' ? cmd.name : cmd.type,
+          handled: cmd.type !== 'unknown',
+        });
+        if (cmd.type === 'attest') {
+          attester.force();
+          attestJob.trigger();
+        }
+      } else if (topic === topics.ota) {
+        log.info('ota_notice', otaNoticeFields(payload));
+      }
+    },
+  });
+
+  const failed = (event: string) => (e: unknown, retryInMs: number, attempt: number) =>
+    log.warn(isRefusal(e) ? `${event}_refused` : `${event}_failed`, {
+      ...failureFields(e),
+      attempt,
+      retry_in_ms: retryInMs,
+    });
+
+  const renewJob = new Job(
+    new Renewer({
+      identity,
+      est: new EstClient(device.est_url, http),
+      paths,
+      hardwareModel: device.hardware_model,
+      log,
+      now,
+    }).run,
+    { onError: failed('renewal') },
+  );
+  const attestJob = new Job(attester.run, { onError: failed('attestation') });
+  const keyJob = keyId
+    ? new Job(
+        new KeyReleaser({
+          cp,
+          wrapping,
+          keys,
+          keyId,
+          log,
+          current: () => ({ standing: attester.standing(), result: attester.state?.result }),
+        }).run,
+        { onError: failed('key_release') },
+      )
+    : undefined;
+  const heartbeatJob = new Job(
+    new Heartbeat({
+      cp,
+      link,
+      topic: topics.telemetry,
+      log,
+      intervalMs: o.telemetryIntervalMs ?? DEFAULT_TELEMETRY_INTERVAL_MS,
+      now,
+      standing: () => attester.standing(),
+      facts: () => ({ cert_serial: identity.get().cert.serial, firmware_sha256: attester.firmwareSha256 }),
+    }).run,
+    { onError: failed('telemetry') },
+  );
+
+  function onStanding(standing: Standing): void {
+    if (link.connected) void publishStatus();
+    if (standing === 'affirming') {
+      keyJob?.trigger();
+      heartbeatJob.trigger();
+      if (link.connected) for (const f of [...refusedFilters]) void subscribe(f);
+    } else {
+      const dropped = keys.clear();
+      if (dropped.length) log.warn('key_dropped', { key_ids: dropped, attestation_status: standing });
+    }
+  }
+
+  identity.onChange((id, previous) => {
+    http.use({ secureContext: id.secureContext });
+    log.info('identity_switched', { previous_serial: previous.cert.serial, cert_serial: id.cert.serial });
+    void link.reconnect();
+  });
+
+  const exposure = await keyExposure(paths);
+  if (exposure) log.warn('key_file_exposed', { path: paths.key, mode: `0${(0o600 | exposure).toString(8)}` });
+  const cert = identity.get().cert;
+  log.info('started', {
+    cert_serial: cert.serial,
+    not_after: cert.notAfter.toISOString(),
+    renew_at: renewalDue(cert).toISOString(),
+    hardware_model: device.hardware_model,
+    control_plane: cpUrl,
+    gateway: gwUrl,
+    firmware_sha256: attester.firmwareSha256,
+    agent_sha256: agentSha256,
+    wrapping_kid: wrapping.kid,
+    ...(keyId ? { key_id: keyId } : {}),
+  });
+  renewJob.start();
+  link.start();
+  attestJob.start();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    deviceId: device.device_id,
+    contentKeys: keys,
+    stop(reason = 'stop') {
+      stopping ??= (async () => {
+        log.info('stopping', { reason });
+        state = 'stopping';
+        const jobs = [renewJob, attestJob, keyJob, heartbeatJob].filter((j): j is Job => j !== undefined);
+        const done = jobs.map((j) => j.stop());
+        http.close(); // in-flight requests end now instead of at their timeout
+        await Promise.all(done);
+        attester.stop();
+        if (link.connected) await publishStatus();
+        await link.stop();
+        keys.clear();
+        log.info('stopped', {});
+      })();
+      return stopping;
+    },
+  };
+}
