@@ -16,6 +16,7 @@ import { Authority } from './core/authority.ts';
 import { BatchService } from './core/batches.ts';
 import { GatewayLeases, type LeaseRequest } from './core/gateway-leases.ts';
 import type { AuditEvent, Clock } from './core/ports.ts';
+import type { AttestationFeed } from './attestation/feed.ts';
 import { startAttestation } from './attestation/start.ts';
 import { RevocationService, type RevokedEntry } from './core/revocation.ts';
 import { TokenService } from './core/tokens.ts';
@@ -71,6 +72,8 @@ export interface LocalFleetLink {
   /** take or renew a gateway lease (core/gateway-leases.ts); throws ERR_GATEWAY_CONFLICT */
   lease(req: LeaseRequest): Promise<void>;
   releaseLease(id: string): Promise<void>;
+  /** attestation standing, live (ca-service/attestation/feed.ts) */
+  readonly attestation: AttestationFeed;
 }
 
 export interface StartOptions {
@@ -300,6 +303,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
         await gateways.acquire(req, 'system:in-process-gateway');
       },
       releaseLease: (id) => gateways.release(id, 'system:in-process-gateway'),
+      attestation: attestation.feed,
     },
     async close() {
       if (closed) return;

@@ -1,6 +1,7 @@
 // How a gateway reaches the control plane: its trust anchors, its own server certificate,
 // and the revocation feed. In one process with the control plane (`edgeseal up`) it calls
 // it directly; alone (`edgeseal up gateway`) it uses the HTTPS API with a gateway token.
+import type { AttestationView } from './attestation/attestation-view.ts';
 import type { RevocationView } from './revocation/revocation-view.ts';
 
 export interface GatewayLeaseRequest {
@@ -30,6 +31,8 @@ export interface ControlLink {
    */
   lease(req: GatewayLeaseRequest): Promise<void>;
   releaseLease(id: string): Promise<void>;
+  /** keep `view` filled with the fleet's attestation standing; returns a stop function */
+  followAttestation(view: AttestationView): Promise<() => void>;
   /** keep `view` filled with every revoked serial; returns a stop function */
   followRevocations(view: RevocationView): Promise<() => void>;
 }

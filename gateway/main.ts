@@ -15,9 +15,11 @@ import { LocalRouter } from './broker/local-router.ts';
 import type { Router } from './broker/router.ts';
 import type { GatewayConfig } from './config.ts';
 import type { ControlLink, GatewayLeaseRequest } from './control-link.ts';
-import type { PeerFacts } from './core/identity.ts';
+import type { PeerFacts, Principal } from './core/identity.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { RevocationView } from './revocation/revocation-view.ts';
+import { AttestationView } from './attestation/attestation-view.ts';
+import { canReceive } from './core/acl.ts';
 import { UpstreamRouter } from './upstream/upstream-router.ts';
 
 export interface Gateway {
@@ -52,6 +54,7 @@ function peerFacts(c: Connection): PeerFacts {
     subjectAltName: cert ? (cert.subjectAltName ?? '') : undefined,
     serialNumber: cert?.serialNumber,
     notAfter: cert ? Date.parse(cert.validTo) : undefined,
+    subject: cert?.subject,
   };
 }
 
@@ -62,19 +65,25 @@ export async function startGateway(
 ): Promise<Gateway> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { service: 'gateway' } });
   const revocation = new RevocationView(config.revocationPolicy, config.revocationGraceMs, log);
+  const attestation = new AttestationView(log);
+  // the read ACL every delivery is checked against, with the device's attestation standing
+  const mayReceive = (p: Principal, topic: string) => canReceive(p, topic, attestation.quarantined(p));
   // The router counts drops into the metrics and the metrics read the router's and the
   // broker's gauges: each only calls the other once the gateway runs.
   const drop = (reason: string) => metrics.dropped.inc(reason);
   const router: Router = config.upstreamUrl
-    ? new UpstreamRouter(config.upstreamUrl, log, drop)
+    ? new UpstreamRouter(config.upstreamUrl, log, drop, mayReceive)
     : new LocalRouter(
         { maxQueued: config.maxQueued, sessionExpiryMs: config.sessionExpiryMs, now: Date.now },
         drop,
+        mayReceive,
       );
   const metrics: GatewayMetrics = new GatewayMetrics(() => ({
     ...processGauges(),
     edgeseal_gateway_connections: b.connectionCount,
     edgeseal_gateway_open_sessions: b.openSessions,
+    edgeseal_gateway_quarantined_sessions: b.quarantinedSessions,
+    edgeseal_gateway_attestation_feed_up: attestation.connected ? 1 : 0,
     edgeseal_gateway_revoked_serials: revocation.size,
     edgeseal_gateway_revocation_feed_up: revocation.connected ? 1 : 0,
     ...router.gauges(),
@@ -93,6 +102,8 @@ export async function startGateway(
     metrics,
     log,
     peerFacts,
+    Date.now,
+    attestation,
   );
 
   // The lease first: a gateway that would split the fleet stops here, before anything listens.
@@ -102,6 +113,16 @@ export async function startGateway(
   try {
     stopFeed = await link.followRevocations(revocation);
   } catch (e) {
+    await lease.release();
+    throw e;
+  }
+  // Attestation standing: until it arrives, devices of models that require it are held to
+  // status/ota (the view starts empty, so nobody is affirming yet).
+  let stopAttestation: () => void;
+  try {
+    stopAttestation = await link.followAttestation(attestation);
+  } catch (e) {
+    stopFeed();
     await lease.release();
     throw e;
   }
@@ -196,6 +217,7 @@ export async function startGateway(
   } catch (e) {
     clearInterval(renew);
     stopFeed();
+    stopAttestation();
     server.close();
     b.stop();
     await router.stop();
@@ -234,6 +256,7 @@ export async function startGateway(
       closed = true;
       clearInterval(renew);
       stopFeed();
+      stopAttestation();
       b.stop();
       await Promise.all([
         new Promise((r) => server.close(r)),

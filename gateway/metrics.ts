@@ -56,6 +56,10 @@ export class GatewayMetrics {
     'edgeseal_gateway_revocation_disconnects_total',
     'Live sessions closed because their certificate was revoked',
   );
+  readonly quarantines = new Counter(
+    'edgeseal_gateway_quarantines_total',
+    'Connected devices put in quarantine (no fresh affirming attestation)',
+  );
   readonly disconnects = new Counter(
     'edgeseal_gateway_disconnects_total',
     'Sessions ended, by reason',
@@ -74,6 +78,7 @@ export class GatewayMetrics {
       this.messagesOut,
       this.dropped,
       this.revocationDisconnects,
+      this.quarantines,
       this.disconnects,
     ]
       .map((c) => c.render())

@@ -1,19 +1,24 @@
 // Attestation and key release over the real HTTPS API with a device's mTLS certificate:
 // challenge, evidence (EAT JWT), signed EAR result, content key wrapped to the attested key.
 // Every bad input of issue 8 is refused with its code, audited, and releases no key.
-import {
-  createHash,
-  createHmac,
-  createPrivateKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-} from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signEvidence, signResult, unwrapContentKey } from '../attestation/index.ts';
+import { signResult, unwrapContentKey } from '../attestation/index.ts';
+import {
+  AGENT_SHA,
+  type AttestingDevice,
+  attestingDevice,
+  attestOnce,
+  challenge as challengeOf,
+  deviceCall,
+  type EvidenceOptions,
+  evidenceFor,
+  releaseKey,
+  submitEvidence,
+  wrappingKeyPair,
+} from './helpers/attest.ts';
 import { fromPem } from '../lib/pem.ts';
 import { attestationNonces, auditEvents } from '../migrations/schema/index.ts';
 import { makeKey, openssl, tmp, writeTmp } from './helpers/openssl.ts';
@@ -31,97 +36,23 @@ let sec: string;
 const dir = tmp();
 const GOOD = randomBytes(4096);
 const GOOD_SHA = createHash('sha256').update(GOOD).digest('hex');
-const AGENT_SHA = createHash('sha256').update('agent build').digest('hex');
 
-interface Dev {
-  readonly enrolled: EnrolledDevice;
-  readonly key: KeyObject;
-  readonly certDer: Buffer;
-  readonly agent: Agent;
-}
-
-function device(e: EnrolledDevice): Dev {
-  const keyPem = readFileSync(e.keyPath);
-  return {
-    enrolled: e,
-    key: createPrivateKey(keyPem),
-    certDer: e.der,
-    agent: new Agent({ ca: readFileSync(s.cp.boot.paths.rootPem), cert: readFileSync(e.path), key: keyPem }),
-  };
-}
-
-/** HTTPS with the device's certificate: status and parsed JSON. */
-function call(
+type Dev = AttestingDevice;
+const device = (e: EnrolledDevice) => attestingDevice(s, e);
+const call = (
   d: Dev | undefined,
   method: string,
   path: string,
   body?: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${s.cp.httpsUrl}${path}`,
-      { method, agent: d?.agent ?? new Agent({ ca: readFileSync(s.cp.boot.paths.rootPem) }), headers },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve({
-            status: res.statusCode ?? 0,
-            json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const challenge = async (d: Dev) => {
-  const r = await call(d, 'POST', '/v1/attestation/challenge');
-  expect(r.status).toBe(201);
-  return r.json.nonce as string;
-};
-
-const wrapping = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
-
-async function evidence(
-  d: Dev,
-  nonce: string,
-  o: { firmware?: string; wrappingKey?: KeyObject; signer?: KeyObject; chain?: Buffer[] } = {},
-) {
-  return signEvidence(
-    {
-      nonce,
-      ueid: Buffer.concat([Buffer.from([1]), randomBytes(32)]),
-      oemid: 32473,
-      hardwareModel: 'cam-v2',
-      swname: 'edgeseal-agent',
-      swversion: '0.1.0',
-      firmware: { sha256: o.firmware ?? GOOD_SHA },
-      agent: { sha256: AGENT_SHA },
-      wrappingKey: o.wrappingKey ?? wrapping().publicKey,
-      now: new Date(),
-    },
-    { key: o.signer ?? d.key, chain: o.chain ?? [d.certDer, s.cp.boot.hierarchy.issuing.cert.der] },
-  );
-}
-
-const submit = (d: Dev, token: string, type = 'application/eat+jwt') =>
-  call(d, 'POST', '/v1/attestation/evidence', token, { 'content-type': type });
-
-const release = (d: Dev, keyId: string, result: unknown) =>
-  call(d, 'POST', `/v1/keys/${keyId}/release`, JSON.stringify({ result }), {
-    'content-type': 'application/json',
-  });
-
-async function attest(d: Dev, o: Parameters<typeof evidence>[2] = {}) {
-  const r = await submit(d, await evidence(d, await challenge(d), o));
-  expect(r.status, JSON.stringify(r.json)).toBe(200);
-  return r.json as { status: string; result: string; reasons: { code: string }[]; expires_at: string };
-}
+  headers?: Record<string, string>,
+) => deviceCall(s, d, method, path, body, headers);
+const challenge = (d: Dev) => challengeOf(s, d);
+const wrapping = wrappingKeyPair;
+const evidence = (d: Dev, nonce: string, o: Partial<EvidenceOptions> = {}) =>
+  evidenceFor(s, d, nonce, { firmware: GOOD_SHA, ...o });
+const submit = (d: Dev, token: string, type?: string) => submitEvidence(s, d, token, type);
+const release = (d: Dev, id: string, result: unknown) => releaseKey(s, d, id, result);
+const attest = (d: Dev, o: Partial<EvidenceOptions> = {}) => attestOnce(s, d, { firmware: GOOD_SHA, ...o });
 
 let keyId: string;
 let a: Dev;

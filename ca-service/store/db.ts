@@ -1,6 +1,6 @@
 // Opens the database: PGlite under the data directory when no DATABASE_URL is given,
 // otherwise Postgres. Applies the generated migrations either way.
-import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -12,6 +12,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import * as schema from '../../migrations/schema/index.ts';
+import { OwnerOnlyNodeFS, ownerOnly } from './owner-only-fs.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -59,17 +60,11 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       close: () => client.end({ timeout: 5 }),
     };
   }
-  if (opts.pgliteDir) {
-    // The database files are the CA's records: owner-only, like the KEK file. PGlite creates
-    // files as the process umask allows, so the umask goes to 0o077 for the process (its
-    // other files are the data directory's too), and files an older start made are fixed.
-    process.umask(0o077);
-    mkdirSync(opts.pgliteDir, { recursive: true, mode: 0o700 });
-    ownerOnly(opts.pgliteDir);
-  }
-  const client = opts.pgliteDir ? new PGlite(opts.pgliteDir) : new PGlite();
+  if (opts.pgliteDir) mkdirSync(opts.pgliteDir, { recursive: true, mode: 0o700 });
+  const client = opts.pgliteDir ? new PGlite({ fs: new OwnerOnlyNodeFS(opts.pgliteDir) }) : new PGlite();
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS });
+  if (opts.pgliteDir) ownerOnly(opts.pgliteDir); // what initdb wrote (store/owner-only-fs.ts)
   return {
     db,
     kind: 'pglite',
@@ -77,16 +72,6 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     listen: (channel, onPayload) => client.listen(channel, onPayload),
     close: () => client.close(),
   };
-}
-
-/** chmod a tree to owner-only: directories 0700, files 0600. */
-function ownerOnly(dir: string): void {
-  chmodSync(dir, 0o700);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) ownerOnly(p);
-    else if (e.isFile()) chmodSync(p, 0o600);
-  }
 }
 
 export const pgliteDirOf = (dataDir: string): string => join(dataDir, 'pgdata');

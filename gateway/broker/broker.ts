@@ -22,6 +22,7 @@ import { identify, type PeerFacts, type Principal, type RefusalReason } from '..
 import { checkPayload } from '../core/payload-policy.ts';
 import { TokenBucket } from '../core/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import type { AttestationView } from '../attestation/attestation-view.ts';
 import type { RevocationView, RevokedSerial } from '../revocation/revocation-view.ts';
 import {
   connackAccepted,
@@ -48,13 +49,14 @@ export interface BrokerOptions {
 /** MQTT 5 reason for each denial (PUBACK for QoS > 0 where 5 allows it, else DISCONNECT) */
 const DENIAL_REASON: Record<string, number> = {
   acl_publish: REASON.notAuthorized,
+  quarantined: REASON.notAuthorized,
   payload_not_jwe: REASON.payloadFormatInvalid,
   payload_too_large: REASON.packetTooLarge,
   rate_limited: REASON.messageRateTooHigh,
   topic_alias: REASON.topicAliasInvalid,
   subscription_ids: REASON.subscriptionIdsNotSupported,
 };
-const ANSWERED_BY_PUBACK = new Set(['acl_publish', 'payload_not_jwe']);
+const ANSWERED_BY_PUBACK = new Set(['acl_publish', 'payload_not_jwe', 'quarantined']);
 
 export class Broker {
   /** open connections by client id (one per id: [MQTT-3.1.4-2] takeover) */
@@ -74,8 +76,11 @@ export class Broker {
     private readonly log: Logger,
     private readonly peer: (c: Connection) => PeerFacts,
     private readonly now: () => number = Date.now,
+    /** attestation standing (issue 8): devices without it are quarantined */
+    private readonly attestation?: AttestationView,
   ) {
     revocation.onRevoked((entries) => this.cut(entries));
+    attestation?.onChange((ids) => this.restand(ids));
     this.timer = setInterval(() => this.tick(), 500);
     this.timer.unref();
   }
@@ -86,6 +91,49 @@ export class Broker {
 
   get openSessions(): number {
     return this.byClientId.size;
+  }
+
+  /** Sessions of devices held to status/ota until they attest (gauge). */
+  get quarantinedSessions(): number {
+    let n = 0;
+    for (const c of this.byClientId.values()) if (c.principal && this.quarantined(c.principal)) n++;
+    return n;
+  }
+
+  private quarantined(p: Principal): boolean {
+    return this.attestation?.quarantined(p) ?? false;
+  }
+
+  /**
+   * The attestation standing of connected devices changed: log each one that enters or leaves
+   * quarantine. Its rights change at once, since every publish, subscribe and delivery asks
+   * the view (a deny-list or minimum-SVN change reaches here within the feed's latency).
+   */
+  private restand(ids: readonly string[] | 'all'): void {
+    const conns =
+      ids === 'all'
+        ? [...this.byClientId.values()]
+        : ids.flatMap((id) => {
+            const c = this.byClientId.get(id);
+            return c ? [c] : [];
+          });
+    for (const c of conns) {
+      const p = c.principal;
+      if (!p || p.kind !== 'device') continue;
+      const q = this.quarantined(p);
+      if (q === (c.quarantined ?? false)) continue;
+      c.quarantined = q;
+      if (q) this.metrics.quarantines.inc();
+      this.log.info(
+        {
+          event: q ? 'quarantined' : 'released',
+          device_id: p.id,
+          cert_serial: p.serial,
+          attestation: this.attestation?.stateOf(p.id)?.status ?? 'none',
+        },
+        q ? 'device quarantined: status and ota only until it attests' : 'device out of quarantine',
+      );
+    }
   }
 
   /**
@@ -295,6 +343,19 @@ export class Broker {
       }),
     );
     c.ready = true;
+    if (principal.kind === 'device' && this.quarantined(principal)) {
+      c.quarantined = true;
+      this.metrics.quarantines.inc();
+      this.log.info(
+        {
+          event: 'quarantined',
+          device_id: principal.id,
+          cert_serial: principal.serial,
+          attestation: this.attestation?.stateOf(principal.id)?.status ?? 'none',
+        },
+        'device admitted in quarantine: status and ota only until it attests',
+      );
+    }
     this.router.resume(c);
     const early = c.early;
     c.early = undefined;
@@ -368,6 +429,10 @@ export class Broker {
       this.deny(c, 'acl_publish', `may not publish to ${p.topic}`, p);
       return;
     }
+    if (!canPublish(who, p.topic, this.quarantined(who))) {
+      this.deny(c, 'quarantined', `quarantined until attested: may not publish to ${p.topic}`, p);
+      return;
+    }
     const verdict = checkPayload(who, p.topic, p.payload, this.opts.maxPayloadBytes);
     if (!verdict.ok) {
       this.deny(c, verdict.reason, verdict.detail, p);
@@ -430,8 +495,9 @@ export class Broker {
     }
     const codes: number[] = [];
     const granted: { filter: string; qos: QoS }[] = [];
+    const q = this.quarantined(who);
     for (const s of subs) {
-      if (canSubscribe(who, s.filter)) {
+      if (canSubscribe(who, s.filter, q)) {
         const qos = Math.min(s.qos, 1) as QoS; // at most QoS 1 is delivered
         granted.push({ filter: s.filter, qos });
         codes.push(qos);

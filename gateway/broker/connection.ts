@@ -48,6 +48,8 @@ export class Connection {
   blockedBy: Set<unknown> | undefined;
   /** state the router keeps for this connection */
   routerState: unknown;
+  /** last known attestation standing, to log when it changes (broker.ts restand) */
+  quarantined?: boolean;
   closeReason: string | undefined;
   messagesIn = 0;
   messagesOut = 0;

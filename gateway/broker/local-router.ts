@@ -9,7 +9,7 @@ import { canReceive } from '../core/acl.ts';
 import { sameIdentity } from '../core/client-id.ts';
 import type { Principal } from '../core/identity.ts';
 import type { Connection } from './connection.ts';
-import type { DropCounter, Message, Router } from './router.ts';
+import type { DropCounter, ReadPolicy, Message, Router } from './router.ts';
 
 /** QoS 1 messages in flight to one client before further ones wait in its queue */
 const WINDOW = 128;
@@ -78,6 +78,8 @@ export class LocalRouter implements Router {
   constructor(
     private readonly opts: { maxQueued: number; sessionExpiryMs: number; now: () => number },
     private readonly drop: DropCounter,
+    /** the read ACL, asked at every delivery (with the attestation standing: core/acl.ts) */
+    private readonly mayReceive: ReadPolicy = canReceive,
   ) {
     this.sweep = setInterval(() => this.expire(), 60_000);
     this.sweep.unref();
@@ -125,7 +127,7 @@ export class LocalRouter implements Router {
     id: number | undefined,
     dup = false,
   ): void {
-    if (!canReceive(link.principal!, m.topic)) {
+    if (!this.mayReceive(link.principal!, m.topic)) {
       if (id !== undefined) s.inflight.delete(id);
       this.drop('acl_receive');
       return;
@@ -231,7 +233,7 @@ export class LocalRouter implements Router {
       return;
     }
     // Queued for later: only what the session's identity may read (checked again on sending).
-    if (!canReceive(link?.principal ?? s.owner, msg.topic)) {
+    if (!this.mayReceive(link?.principal ?? s.owner, msg.topic)) {
       this.drop('acl_receive');
       return;
     }

@@ -2,6 +2,7 @@
 // bridges each session to an MQTT broker (MQTT_UPSTREAM_URL). The broker (broker.ts) has
 // already applied identity, ACL and payload policy before calling either.
 import type { QoS } from '../../lib/mqtt/packets.ts';
+import type { Principal } from '../core/identity.ts';
 import type { Connection } from './connection.ts';
 
 export interface Message {
@@ -10,6 +11,9 @@ export interface Message {
   readonly qos: QoS;
   readonly retain: boolean;
 }
+
+/** May this principal receive a message on this topic, now? (the read ACL, core/acl.ts) */
+export type ReadPolicy = (p: Principal, topic: string) => boolean;
 
 export type DropCounter = (
   reason: 'queue_full' | 'slow_consumer' | 'acl_receive' | 'upstream' | 'too_large_for_client',

@@ -9,6 +9,10 @@ import type { Principal } from './identity.ts';
 
 const DEVICE_WRITE = new Set(['telemetry', 'status']);
 const DEVICE_READ = new Set(['ota', 'cmd']);
+// A quarantined device (issue 8: no fresh affirming attestation where its model requires
+// one) may still say how it is and take updates: status out, ota in — nothing else.
+const QUARANTINED_WRITE = new Set(['status']);
+const QUARANTINED_READ = new Set(['ota']);
 
 /** devices/{id}/{leaf} with literal levels, or undefined */
 function deviceTopic(topic: string): { id: string; leaf: string } | undefined {
@@ -18,18 +22,19 @@ function deviceTopic(topic: string): { id: string; leaf: string } | undefined {
   return { id: topic.slice(8, slash), leaf: topic.slice(slash + 1) };
 }
 
-export function canPublish(p: Principal, topic: string): boolean {
+export function canPublish(p: Principal, topic: string, quarantined = false): boolean {
   const t = deviceTopic(topic);
   if (!t) return false;
-  if (p.kind === 'device') return t.id === p.id && DEVICE_WRITE.has(t.leaf);
+  if (p.kind === 'device')
+    return t.id === p.id && (quarantined ? QUARANTINED_WRITE : DEVICE_WRITE).has(t.leaf);
   return DEVICE_READ.has(t.leaf);
 }
 
 /** May this principal receive a message published on `topic`? */
-export function canReceive(p: Principal, topic: string): boolean {
+export function canReceive(p: Principal, topic: string, quarantined = false): boolean {
   const t = deviceTopic(topic);
   if (!t) return false;
-  if (p.kind === 'device') return t.id === p.id && DEVICE_READ.has(t.leaf);
+  if (p.kind === 'device') return t.id === p.id && (quarantined ? QUARANTINED_READ : DEVICE_READ).has(t.leaf);
   return DEVICE_WRITE.has(t.leaf);
 }
 
@@ -38,12 +43,14 @@ export function canReceive(p: Principal, topic: string): boolean {
  * for a device, its own subtree with literal `devices/{id}` levels, matching ota or cmd;
  * for a service, filters under `devices/` that can match telemetry or status.
  */
-export function canSubscribe(p: Principal, filter: string): boolean {
+export function canSubscribe(p: Principal, filter: string, quarantined = false): boolean {
   const levels = filter.split('/');
   if (levels[0] !== 'devices') return false;
   if (p.kind === 'device') {
     if (levels[1] !== p.id) return false; // '+', '#' or another id: outside its subtree
-    return topicMatches(filter, `devices/${p.id}/ota`) || topicMatches(filter, `devices/${p.id}/cmd`);
+    if (topicMatches(filter, `devices/${p.id}/ota`)) return true;
+    // a filter that could only ever bring cmd is refused while quarantined
+    return !quarantined && topicMatches(filter, `devices/${p.id}/cmd`);
   }
   if (levels.length === 2) return levels[1] === '#';
   const leaf = levels[2]!;

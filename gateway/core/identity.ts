@@ -3,7 +3,13 @@
 // the outcome and the certificate's SAN URI into a principal or a refusal reason.
 
 export type Principal =
-  | { readonly kind: 'device'; readonly id: string; readonly serial: string }
+  | {
+      readonly kind: 'device';
+      readonly id: string;
+      readonly serial: string;
+      /** the certificate's subject OU: the hardware model the CA enrolled it as */
+      readonly hardwareModel?: string | undefined;
+    }
   | { readonly kind: 'service'; readonly id: string; readonly serial: string };
 
 /** Refusal reasons, used as the `reason` label of the refusal metric and in the log. */
@@ -39,6 +45,8 @@ export interface PeerFacts {
   readonly serialNumber: string | undefined;
   /** the certificate's notAfter, ms since the epoch */
   readonly notAfter?: number;
+  /** the subject as Node renders it (`CN=…\nOU=…`) */
+  readonly subject?: string | undefined;
 }
 
 export type IdentityResult =
@@ -103,5 +111,7 @@ export function identify(peer: PeerFacts, trustDomain: string): IdentityResult {
   }
   if (!ID.test(m[3]!)) return { ok: false, reason: 'no_identity', detail: `bad identifier in ${spiffe[0]}` };
   const serial = normalizeSerial(peer.serialNumber ?? '');
-  return { ok: true, principal: { kind: m[2] as 'device' | 'service', id: m[3]!, serial } };
+  if (m[2] === 'service') return { ok: true, principal: { kind: 'service', id: m[3]!, serial } };
+  const ou = /(?:^|\n)OU=([^\n]*)/.exec(peer.subject ?? '')?.[1];
+  return { ok: true, principal: { kind: 'device', id: m[3]!, serial, hardwareModel: ou } };
 }

@@ -5,6 +5,7 @@ import { toPem } from '../../lib/pem.ts';
 import type { LocalFleetLink } from '../../ca-service/main.ts';
 import { reasonName, type RevokedEntry, revokedPages } from '../../ca-service/core/revocation.ts';
 import type { ControlLink } from '../control-link.ts';
+import type { AttestationView, DeviceState } from '../attestation/attestation-view.ts';
 import type { RevocationView, RevokedSerial } from './revocation-view.ts';
 
 const toView = (e: RevokedEntry): RevokedSerial => ({
@@ -20,6 +21,36 @@ export function localControlLink(link: LocalFleetLink): ControlLink {
     serverIdentity: (hosts) => link.serverIdentity(hosts),
     lease: (req) => link.lease(req),
     releaseLease: (id) => link.releaseLease(id),
+    async followAttestation(view: AttestationView) {
+      const toState = (x: {
+        deviceId: string;
+        hardwareModel: string;
+        status: DeviceState['status'];
+        expiresAt: Date;
+      }) => ({
+        deviceId: x.deviceId,
+        hardwareModel: x.hardwareModel,
+        status: x.status,
+        expiresAt: x.expiresAt.getTime(),
+      });
+      // Subscribe first, then take the picture: a change in between is applied twice, harmlessly.
+      const pending: Parameters<Parameters<typeof link.attestation.subscribe>[0]>[0][] = [];
+      let live = false;
+      const apply = (c: (typeof pending)[number]) => {
+        if (c === 'reload') {
+          void link.attestation.snapshot().then((snap) => view.reset(snap.states.map(toState), snap.models));
+        } else {
+          view.apply(c.states.map(toState), c.models);
+        }
+      };
+      const off = link.attestation.subscribe((c) => (live ? apply(c) : pending.push(c)));
+      const snap = await link.attestation.snapshot();
+      view.reset(snap.states.map(toState), snap.models);
+      live = true;
+      for (const c of pending) apply(c);
+      view.sourceUp();
+      return off;
+    },
     async followRevocations(view: RevocationView) {
       let last = new Date(0);
       let loading: Promise<void> = Promise.resolve();

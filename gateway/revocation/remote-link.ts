@@ -1,16 +1,18 @@
 // The control plane over its HTTPS API, for a gateway running on its own: a server
-// certificate for a key made here (POST /v1/service-certificates), and the revocation feed
-// (GET /v1/revocations/events, server-sent events) with replay from the last event id on
-// every reconnect. Needs a token with the `gateway` role.
+// certificate for a key made here (POST /v1/service-certificates), its lease, the
+// revocation feed (GET /v1/revocations/events, server-sent events) with replay from the last
+// event id on every reconnect, and the attestation feed (GET /v1/attestation/events, a full
+// picture on every connect). Needs a token with the `gateway` role.
 import { generateKeyPairSync } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import type { Logger } from 'pino';
 import { EdgesealError } from '../../lib/errors.ts';
 import { toPem } from '../../lib/pem.ts';
 import { buildCsr } from '../../lib/x509/build-csr.ts';
 import type { ControlLink, ServerIdentity } from '../control-link.ts';
+import type { AttestationView, DeviceState, Requirement } from '../attestation/attestation-view.ts';
 import type { RevocationView } from './revocation-view.ts';
+import { followSse } from './sse-follow.ts';
 
 export interface RemoteOptions {
   readonly caUrl: string;
@@ -74,38 +76,6 @@ function callJson<T>(o: RemoteOptions, path: string, body?: unknown, method?: st
   });
 }
 
-/** Parses a text/event-stream body (HTML Living Standard §9.2.6) into events. */
-export class SseParser {
-  private buf = '';
-  private event = 'message';
-  private data: string[] = [];
-  private id: string | undefined;
-  constructor(
-    private readonly onEvent: (e: { event: string; data: string; id: string | undefined }) => void,
-  ) {}
-  feed(text: string): void {
-    this.buf += text;
-    let nl = this.buf.indexOf('\n');
-    while (nl >= 0) {
-      const line = this.buf.slice(0, nl).replace(/\r$/, '');
-      this.buf = this.buf.slice(nl + 1);
-      if (line === '') {
-        if (this.data.length) this.onEvent({ event: this.event, data: this.data.join('\n'), id: this.id });
-        this.event = 'message';
-        this.data = [];
-      } else if (!line.startsWith(':')) {
-        const i = line.indexOf(':');
-        const field = i < 0 ? line : line.slice(0, i);
-        const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-        if (field === 'event') this.event = value;
-        else if (field === 'data') this.data.push(value);
-        else if (field === 'id') this.id = value;
-      }
-      nl = this.buf.indexOf('\n');
-    }
-  }
-}
-
 export function remoteControlLink(o: RemoteOptions): ControlLink {
   return {
     describe: o.caUrl,
@@ -141,88 +111,79 @@ export function remoteControlLink(o: RemoteOptions): ControlLink {
     },
     async followRevocations(view: RevocationView) {
       let lastId = '0';
-      let stopped = false;
-      let current: ReturnType<typeof request> | undefined;
-      let backoff = 250;
-      let firstReady: (() => void) | undefined;
-      const ready = new Promise<void>((r) => {
-        firstReady = r;
-      });
-      const connect = () => {
-        if (stopped) return;
-        let idle: NodeJS.Timeout | undefined;
-        const resetIdle = () => {
-          clearTimeout(idle);
-          idle = setTimeout(() => req.destroy(new Error('feed silent')), o.idleTimeoutMs ?? 40_000);
-          idle.unref();
-        };
-        let over = false;
-        const again = (why: string) => {
-          if (over) return;
-          over = true;
-          clearTimeout(idle);
-          view.sourceDown(why);
-          if (stopped) return;
-          const t = setTimeout(connect, backoff);
-          t.unref();
-          backoff = Math.min(backoff * 2, 5000);
-        };
-        const req = request(`${o.caUrl}/v1/revocations/events`, {
-          ca: o.rootPem,
-          headers: {
-            authorization: `Bearer ${o.token}`,
-            accept: 'text/event-stream',
-            'last-event-id': lastId,
-          },
-        });
-        current = req;
-        req.on('response', (res: IncomingMessage) => {
-          if (res.statusCode !== 200) {
-            o.log.error(
-              { status: res.statusCode },
-              'the control plane refused the revocation feed (is the token a gateway token?)',
-            );
-            res.resume();
-            backoff = 5000;
-            again(`HTTP ${res.statusCode}`);
-            return;
+      const f = followSse(o, {
+        name: 'revocation feed',
+        path: () => '/v1/revocations/events',
+        headers: () => ({ 'last-event-id': lastId }),
+        onDown: (why) => view.sourceDown(why),
+        onEvent: (e) => {
+          if (e.event === 'revocation') {
+            const d = JSON.parse(e.data) as { serial: string; device_id: string | null; reason: string };
+            view.add([{ serial: d.serial, deviceId: d.device_id, reason: d.reason }]);
+            if (e.id) lastId = e.id;
+          } else if (e.event === 'ready') {
+            view.sourceUp();
+            return 'ready';
+          } else if (e.event === 'reload') {
+            return 'reconnect';
           }
-          resetIdle();
-          res.setEncoding('utf8');
-          const parser = new SseParser((e) => {
-            if (e.event === 'revocation') {
-              const d = JSON.parse(e.data) as { serial: string; device_id: string | null; reason: string };
-              view.add([{ serial: d.serial, deviceId: d.device_id, reason: d.reason }]);
-              if (e.id) lastId = e.id;
-            } else if (e.event === 'ready') {
-              backoff = 250;
-              view.sourceUp();
-              firstReady?.();
-              firstReady = undefined;
-            } else if (e.event === 'reload') {
-              req.destroy(new Error('reload'));
-            }
-          });
-          res.on('data', (t: string) => {
-            resetIdle();
-            parser.feed(t);
-          });
-          res.on('close', () => again('feed closed'));
-        });
-        req.on('error', (e) => {
-          o.log.debug({ err: e.message }, 'revocation feed connection ended');
-          again(e.message);
-        });
-        req.end();
-      };
-      connect();
-      // Start-up waits for the first full list, briefly: under fail-closed nobody gets in
-      // until it arrives anyway, and fail-open wants the best list it can get.
-      await Promise.race([ready, new Promise((r) => setTimeout(r, 10_000).unref())]);
-      return () => {
-        stopped = true;
-        current?.destroy();
-      };
+          return undefined;
+        },
+      });
+      await f.firstReady;
+      return f.stop;
+    },
+    async followAttestation(view: AttestationView) {
+      // every connection starts with the full picture (requirements, live states), then `ready`
+      let states: DeviceState[] = [];
+      let reqs: Requirement[] = [];
+      let live = false;
+      const f = followSse(o, {
+        name: 'attestation feed',
+        path: () => '/v1/attestation/events',
+        headers: () => ({}),
+        onDown: (why) => {
+          live = false;
+          states = [];
+          reqs = [];
+          view.sourceDown(why);
+        },
+        onEvent: (e) => {
+          if (e.event === 'state') {
+            const d = JSON.parse(e.data) as {
+              device_id: string;
+              hardware_model: string;
+              status: DeviceState['status'];
+              expires_at: string;
+            };
+            const st = {
+              deviceId: d.device_id,
+              hardwareModel: d.hardware_model,
+              status: d.status,
+              expiresAt: Date.parse(d.expires_at),
+            };
+            if (live) view.apply([st], []);
+            else states.push(st);
+          } else if (e.event === 'requirement') {
+            const d = JSON.parse(e.data) as { hardware_model: string; required: boolean };
+            const r = { hardwareModel: d.hardware_model, required: d.required };
+            if (live) view.apply([], [r]);
+            else reqs.push(r);
+          } else if (e.event === 'ready') {
+            view.reset(states, reqs);
+            states = [];
+            reqs = [];
+            live = true;
+            view.sourceUp();
+            return 'ready';
+          } else if (e.event === 'reload') {
+            return 'reconnect';
+          }
+          return undefined;
+        },
+      });
+      await f.firstReady;
+      return f.stop;
     },
   };
 }

@@ -13,7 +13,7 @@ import { type IncomingMessage, MqttClient } from '../../lib/mqtt/client.ts';
 import type { QoS } from '../../lib/mqtt/packets.ts';
 import { canReceive } from '../core/acl.ts';
 import type { Connection } from '../broker/connection.ts';
-import type { DropCounter, Message, Router } from '../broker/router.ts';
+import type { DropCounter, Message, ReadPolicy, Router } from '../broker/router.ts';
 
 interface Bridge {
   readonly client: MqttClient;
@@ -31,6 +31,8 @@ export class UpstreamRouter implements Router {
     private readonly url: string,
     private readonly log: Logger,
     private readonly drop: DropCounter,
+    /** the read ACL, asked at every delivery (with the attestation standing: core/acl.ts) */
+    private readonly mayReceive: ReadPolicy = canReceive,
   ) {}
 
   async open(conn: Connection, _cleanStart: boolean): Promise<boolean> {
@@ -43,7 +45,7 @@ export class UpstreamRouter implements Router {
         early.push(() => onMessage(m, ack));
         return;
       }
-      if (!canReceive(conn.principal!, m.topic)) {
+      if (!this.mayReceive(conn.principal!, m.topic)) {
         // e.g. what a persistent upstream session subscribed to before, or a broker-side ACL gap
         this.drop('acl_receive');
         ack();
