@@ -118,6 +118,20 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
     }
   };
 
+  // Refused filters are asked again after an affirming result. The gateway may learn of the
+  // result a moment after the device does (through its attestation feed), so one still
+  // refused is retried with backoff for as long as the device stays affirming; every
+  // refusal is already logged by subscribe().
+  const resubscribeJob = new Job(
+    async () => {
+      if (!refusedFilters.size || !link.connected || attester.standing() !== 'affirming') return 'idle';
+      for (const f of [...refusedFilters]) await subscribe(f);
+      if (refusedFilters.size) throw new Error('subscriptions still refused');
+      return 'idle';
+    },
+    { onError: () => {} },
+  );
+
   const link: MqttLink = new MqttLink({
     url: gwUrl,
     identity,
@@ -128,6 +142,7 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
         for (const f of [topics.ota, topics.cmd]) await subscribe(f);
         await publishStatus();
         heartbeatJob.trigger();
+        resubscribeJob.trigger();
       })();
     },
     onMessage: (topic, payload) => {
@@ -198,7 +213,7 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
     if (standing === 'affirming') {
       keyJob?.trigger();
       heartbeatJob.trigger();
-      if (link.connected) for (const f of [...refusedFilters]) void subscribe(f);
+      resubscribeJob.trigger();
     } else {
       const dropped = keys.clear();
       if (dropped.length) log.warn('key_dropped', { key_ids: dropped, attestation_status: standing });
@@ -238,7 +253,9 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
       stopping ??= (async () => {
         log.info('stopping', { reason });
         state = 'stopping';
-        const jobs = [renewJob, attestJob, keyJob, heartbeatJob].filter((j): j is Job => j !== undefined);
+        const jobs = [renewJob, attestJob, keyJob, heartbeatJob, resubscribeJob].filter(
+          (j): j is Job => j !== undefined,
+        );
         const done = jobs.map((j) => j.stop());
         http.close(); // in-flight requests end now instead of at their timeout
         await Promise.all(done);

@@ -394,6 +394,30 @@ describe('agent run: attestation, key release, telemetry', () => {
     expect(telemetrySub.lines.some((l) => l.startsWith(`devices/${badId}/`))).toBe(false);
   }, 40_000);
 
+  // Needs the gateway's quarantine (issue 8 item 6), being built now: passes against the
+  // working tree; it.skip → it once that lands in a commit.
+  it.skip('quarantined at the gateway while not affirming: cmd refused, ota granted, status still published', async () => {
+    const refused = await bad.waitFor(
+      (l) => l.event === 'subscribe_refused' && l.topic === `devices/${badId}/cmd`,
+      20_000,
+    );
+    expect(Number(refused.reason_code)).toBeGreaterThanOrEqual(0x80);
+    expect(bad.events('subscribed').map((l) => l.topic)).toContain(`devices/${badId}/ota`);
+    expect(bad.events('status_sent').length).toBeGreaterThan(0);
+    expect(bad.events('status_refused')).toEqual([]);
+  }, 30_000);
+
+  it('an affirming device ends up subscribed to cmd (a refusal before its result reached the gateway is retried)', async () => {
+    const affirming = good.events('attested').find((l) => l.status === 'affirming')!;
+    expect(affirming).toBeDefined();
+    const sub = await good.waitFor(
+      (l) => l.event === 'subscribed' && l.topic === `devices/${goodId}/cmd`,
+      20_000,
+    );
+    const refusedBefore = good.events('subscribe_refused');
+    if (refusedBefore.length) expect(good.lines.indexOf(sub)).toBeGreaterThan(good.lines.indexOf(affirming));
+  }, 30_000);
+
   it('measures the firmware again at every attestation: a changed image drops the key', async () => {
     writeFileSync(goodFirmware, randomBytes(4096)); // the image on the device changes
     const from = good.lines.length;
