@@ -21,7 +21,7 @@ import { HttpsClient } from './net/https.ts';
 import { MqttLink } from './net/mqtt-link.ts';
 import { checkUrl } from './provision.ts';
 import { Job } from './schedule.ts';
-import { exists, keyExposure, readStateFile, statePaths } from './state.ts';
+import { exists, FILE_MODE, keyExposure, readStateFile, statePaths, writeAtomic } from './state.ts';
 import { type DeviceState, deviceTopics, statusPayload } from './status.ts';
 import { Heartbeat } from './telemetry/heartbeat.ts';
 
@@ -66,12 +66,14 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
   const agentSha256 = await agentCodeDigest();
   const http = new HttpsClient({ secureContext: identity.get().secureContext });
   const cp = new ControlPlane(cpUrl, http);
+  const est = new EstClient(device.est_url, http);
   const keys = new ContentKeyStore();
   let state: DeviceState = 'online';
 
   const attester: Attester = new Attester(
     {
       cp,
+      measureFirmware: () => sha256File(device.firmware_path),
       identity,
       wrapping,
       device,
@@ -172,8 +174,8 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
   const renewJob = new Job(
     new Renewer({
       identity,
-      est: new EstClient(device.est_url, http),
-      paths,
+      reenroll: (csr) => est.simpleReenroll(csr),
+      store: (pem) => writeAtomic(paths.cert, pem, FILE_MODE),
       hardwareModel: device.hardware_model,
       log,
       now,

@@ -9,7 +9,6 @@ import type { AgentLog } from '../log.ts';
 import type { Appraised, AttestationStatus, ControlPlane } from '../net/control-plane.ts';
 import type { RunResult } from '../schedule.ts';
 import { makeEvidence } from './evidence.ts';
-import { sha256File } from './measure.ts';
 
 /** What the device knows of its own standing; `none` before the first result, `expired` after its end. */
 export type Standing = AttestationStatus | 'none' | 'expired';
@@ -29,10 +28,12 @@ export function reattestDelay(now: Date, expiresAt: Date): number {
 }
 
 export interface AttesterDeps {
-  readonly cp: ControlPlane;
+  readonly cp: Pick<ControlPlane, 'challenge' | 'evidence'>;
+  /** SHA-256 (hex) of the firmware image as it is now */
+  readonly measureFirmware: () => Promise<string>;
   readonly identity: CurrentIdentity;
   readonly wrapping: WrappingKey;
-  readonly device: DeviceFile;
+  readonly device: Pick<DeviceFile, 'ueid' | 'hardware_model'>;
   readonly agentSha256: string;
   readonly log: AgentLog;
   readonly now: () => Date;
@@ -75,7 +76,7 @@ export class Attester {
     if (!this.forced && now.getTime() < this.dueAt) return this.dueAt - now.getTime();
     this.forced = false;
     const challenge = await this.d.cp.challenge();
-    this.firmwareSha256 = await sha256File(this.d.device.firmware_path);
+    this.firmwareSha256 = await this.d.measureFirmware();
     const evidence = await makeEvidence(
       {
         nonce: challenge.nonce,

@@ -4,10 +4,8 @@
 // switches so HTTPS and MQTT reconnect with it.
 import type { AgentLog } from '../log.ts';
 import type { RunResult } from '../schedule.ts';
-import { FILE_MODE, type StatePaths, writeAtomic } from '../state.ts';
-import { checkDeviceCert } from './certs.ts';
+import { type Cert, checkDeviceCert } from './certs.ts';
 import { deviceCsr } from './csr.ts';
-import type { EstClient } from './est-client.ts';
 import type { CurrentIdentity } from './identity.ts';
 
 /** Never renew twice within this, even if the CA hands out a certificate that is due at once. */
@@ -21,8 +19,10 @@ export function renewalDue(c: { readonly notBefore: Date; readonly notAfter: Dat
 
 export interface RenewerDeps {
   readonly identity: CurrentIdentity;
-  readonly est: EstClient;
-  readonly paths: StatePaths;
+  /** EST simplereenroll over mTLS with the current certificate (EstClient.simpleReenroll) */
+  readonly reenroll: (csr: Buffer) => Promise<Cert>;
+  /** writes the new certificate to the state directory, atomically */
+  readonly store: (pem: string) => Promise<void>;
   readonly hardwareModel: string;
   readonly log: AgentLog;
   readonly now: () => Date;
@@ -38,10 +38,10 @@ export class Renewer {
     const due = renewalDue(current.cert).getTime();
     if (now < due) return due - now;
     const csr = deviceCsr(current.key, current.deviceId, this.d.hardwareModel);
-    const leaf = await this.d.est.simpleReenroll(csr);
+    const leaf = await this.d.reenroll(csr);
     checkDeviceCert(leaf, { key: current.key, deviceId: current.deviceId, issuingCa: current.issuingCa });
     // the file first: if we stop right after, the next start uses the new certificate
-    await writeAtomic(this.d.paths.cert, leaf.pem, FILE_MODE);
+    await this.d.store(leaf.pem);
     this.d.identity.renewed(leaf);
     const next = renewalDue(leaf);
     this.d.log.info('renewed', {
