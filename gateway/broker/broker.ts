@@ -1,12 +1,12 @@
-// The MQTT 3.1.1 / 5 server side: every decision about a client happens here, as hooks in
-// the aedes mould (authenticate at CONNECT, authorize publish, authorize subscribe), each
-// refusal mapped to its protocol answer in answers.ts (CONNACK code, SUBACK failure, an MQTT 5
-// PUBACK or DISCONNECT reason, or closing the connection where 3.1.1 has no other way to say
-// no [MQTT-3.3.5-2]), counted and logged.
+// The MQTT 3.1.1 / 5 server side: the connections' life and every decision about an admitted
+// client, as hooks in the aedes mould (authorize publish, authorize subscribe), each refusal
+// mapped to its protocol answer in answers.ts (SUBACK failure, an MQTT 5 PUBACK or DISCONNECT
+// reason, or closing the connection where 3.1.1 has no other way to say no [MQTT-3.3.5-2]),
+// counted and logged. Who is admitted at all is admission.ts's to decide (the authenticate
+// hook); the open sessions are indexed in sessions.ts, quarantine is kept in quarantine.ts.
 import type { Logger } from 'pino';
 import { PINGRESP } from '../../lib/mqtt/codec.ts';
 import {
-  type ConnectPacket,
   type Packet,
   type PublishPacket,
   type QoS,
@@ -16,34 +16,24 @@ import {
 } from '../../lib/mqtt/packets.ts';
 import { MqttPacketTooLarge } from '../../lib/mqtt/parser.ts';
 import { PROP } from '../../lib/mqtt/properties.ts';
+import type { AttestationView } from '../attestation/attestation-view.ts';
 import { canPublish, canSubscribe } from '../core/acl.ts';
-import { resolveClientId } from '../core/client-id.ts';
-import { identify, type PeerFacts, type Principal, type RefusalReason } from '../core/identity.ts';
+import type { PeerFacts } from '../core/identity.ts';
 import { checkPayload } from '../core/payload-policy.ts';
 import { TokenBucket } from '../core/token-bucket.ts';
 import type { GatewayMetrics } from '../metrics.ts';
-import type { AttestationView } from '../attestation/attestation-view.ts';
 import type { RevocationView, RevokedSerial } from '../revocation/revocation-view.ts';
-import {
-  connackAccepted,
-  connackRefusal,
-  disconnect,
-  publishAck,
-  pubcomp,
-  suback,
-  unsuback,
-} from './answers.ts';
+import { Admission, type AdmissionOptions } from './admission.ts';
+import { disconnect, publishAck, pubcomp, suback, unsuback } from './answers.ts';
 import type { Connection } from './connection.ts';
+import { Quarantine } from './quarantine.ts';
 import type { Router } from './router.ts';
+import { Sessions } from './sessions.ts';
 
-export interface BrokerOptions {
-  readonly trustDomain: string;
-  readonly maxPayloadBytes: number;
+export interface BrokerOptions extends AdmissionOptions {
   readonly rate: number;
   readonly burst: number;
   readonly connectTimeoutMs: number;
-  /** the largest packet accepted (MQTT 5 CONNACK Maximum Packet Size) */
-  readonly maxPacketBytes: number;
 }
 
 /** MQTT 5 reason for each denial (PUBACK for QoS > 0 where 5 allows it, else DISCONNECT) */
@@ -59,10 +49,10 @@ const DENIAL_REASON: Record<string, number> = {
 const ANSWERED_BY_PUBACK = new Set(['acl_publish', 'payload_not_jwe', 'quarantined']);
 
 export class Broker {
-  /** open connections by client id (one per id: [MQTT-3.1.4-2] takeover) */
-  private readonly byClientId = new Map<string, Connection>();
-  /** open connections by certificate serial, for revocation */
-  private readonly bySerial = new Map<string, Set<Connection>>();
+  /** open sessions by client id and by certificate serial */
+  private readonly sessions = new Sessions();
+  private readonly quarantine: Quarantine;
+  private readonly admission: Admission;
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly all = new Set<Connection>();
   private readonly timer: NodeJS.Timeout;
@@ -71,16 +61,21 @@ export class Broker {
   constructor(
     private readonly opts: BrokerOptions,
     private readonly router: Router,
-    private readonly revocation: RevocationView,
+    revocation: RevocationView,
     readonly metrics: GatewayMetrics,
     private readonly log: Logger,
-    private readonly peer: (c: Connection) => PeerFacts,
+    peer: (c: Connection) => PeerFacts,
     private readonly now: () => number = Date.now,
     /** attestation standing (issue 8): devices without it are quarantined */
-    private readonly attestation?: AttestationView,
+    attestation?: AttestationView,
   ) {
+    this.quarantine = new Quarantine(this.sessions, metrics, log, attestation);
+    this.admission = new Admission(
+      { opts, router, revocation, sessions: this.sessions, quarantine: this.quarantine, metrics, log, peer },
+      { stopping: () => this.stopping, started: (c) => this.started(c) },
+    );
     revocation.onRevoked((entries) => this.cut(entries));
-    attestation?.onChange((ids) => this.restand(ids));
+    attestation?.onChange((ids) => this.quarantine.restand(ids));
     this.timer = setInterval(() => this.tick(), 500);
     this.timer.unref();
   }
@@ -90,56 +85,18 @@ export class Broker {
   }
 
   get openSessions(): number {
-    return this.byClientId.size;
+    return this.sessions.size;
   }
 
   /** Sessions of devices held to status/ota until they attest (gauge). */
   get quarantinedSessions(): number {
-    let n = 0;
-    for (const c of this.byClientId.values()) if (c.principal && this.quarantined(c.principal)) n++;
-    return n;
-  }
-
-  private quarantined(p: Principal): boolean {
-    return this.attestation?.quarantined(p) ?? false;
-  }
-
-  /**
-   * The attestation standing of connected devices changed: log each one that enters or leaves
-   * quarantine. Its rights change at once, since every publish, subscribe and delivery asks
-   * the view (a deny-list or minimum-SVN change reaches here within the feed's latency).
-   */
-  private restand(ids: readonly string[] | 'all'): void {
-    const conns =
-      ids === 'all'
-        ? [...this.byClientId.values()]
-        : ids.flatMap((id) => {
-            const c = this.byClientId.get(id);
-            return c ? [c] : [];
-          });
-    for (const c of conns) {
-      const p = c.principal;
-      if (!p || p.kind !== 'device') continue;
-      const q = this.quarantined(p);
-      if (q === (c.quarantined ?? false)) continue;
-      c.quarantined = q;
-      if (q) this.metrics.quarantines.inc();
-      this.log.info(
-        {
-          event: q ? 'quarantined' : 'released',
-          device_id: p.id,
-          cert_serial: p.serial,
-          attestation: this.attestation?.stateOf(p.id)?.status ?? 'none',
-        },
-        q ? 'device quarantined: status and ota only until it attests' : 'device out of quarantine',
-      );
-    }
+    return this.quarantine.count;
   }
 
   /**
    * A client whose TLS handshake just completed (called from the listener's secureConnection
-   * handler, before any MQTT byte is read). One without a certificate is refused here: it
-   * cannot be anyone, so it gets no parser, no CONNECT and no CONNECT timeout to spend.
+   * handler, before any MQTT byte is read); one without a certificate is refused at once
+   * (admission.ts).
    */
   accept(c: Connection): void {
     this.all.add(c);
@@ -147,20 +104,7 @@ export class Broker {
     c.socket.on('error', (err) => {
       c.closeReason ??= `socket_error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
     });
-    c.peer = this.peer(c);
-    if (c.peer.subjectAltName === undefined && c.peer.serialNumber === undefined) {
-      this.metrics.refusals.inc('no_certificate');
-      this.log.info(
-        {
-          event: 'refused',
-          reason: 'no_certificate',
-          detail: 'the client sent no certificate',
-          remote: c.socket.remoteAddress,
-        },
-        'connection refused at the TLS handshake',
-      );
-      c.destroy('refused:no_certificate');
-    }
+    this.admission.handshake(c);
   }
 
   onPacket = (c: Connection, p: Packet): void => {
@@ -171,10 +115,7 @@ export class Broker {
         this.protocolError(c, `${p.type} before CONNECT`); // [MQTT-3.1.0-1]
         return;
       }
-      this.connect(c, p).catch((err) => {
-        this.log.error({ err, conn: c.id }, 'CONNECT handling failed');
-        this.refuse(c, 'upstream_unavailable', 'internal error');
-      });
+      this.admission.admit(c, p);
       c.state = 'open'; // further packets wait on the router; a second CONNECT is an error
       return;
     }
@@ -235,153 +176,18 @@ export class Broker {
 
   onError = (c: Connection, e: Error): void => {
     if (e instanceof MqttPacketTooLarge && c.state === 'connecting') {
-      // refused from its fixed header, before its body was read (EDGESEAL_GATEWAY_MAX_CONNECT_BYTES)
-      this.metrics.refusals.inc('connect_too_large');
-      this.log.info(
-        { event: 'refused', reason: 'connect_too_large', detail: e.message, remote: c.socket.remoteAddress },
-        'connection refused',
-      );
-      c.destroy('refused:connect_too_large');
+      this.admission.tooLarge(c, e.message);
       return;
     }
     this.protocolError(c, e.message);
   };
 
-  private async connect(c: Connection, p: ConnectPacket): Promise<void> {
-    c.version = p.protocolLevel === 5 ? 5 : 4;
-    if (this.stopping) {
-      this.refuse(c, 'server_shutting_down', 'the gateway is stopping');
-      return;
-    }
-    if (p.protocolLevel > 5) {
-      return this.refuse(
-        c,
-        'unsupported_protocol',
-        `protocol level ${p.protocolLevel}; this gateway speaks MQTT 3.1.1 and 5`,
-      );
-    }
-    const props = p.properties;
-    if (props?.has(PROP.authMethod)) {
-      // enhanced authentication (§4.12): the certificate is the authentication here
-      return this.refuse(
-        c,
-        'bad_auth_method',
-        'enhanced authentication is not supported; the client certificate authenticates',
-      );
-    }
-    // MQTT 5 §3.1.2.11.3 / §3.1.2.11.4: a Receive Maximum or a Maximum Packet Size of 0 is a
-    // Protocol Error; the server may say so with CONNACK 0x82 before closing ([MQTT-3.1.4-1], §4.13).
-    if (props?.get(PROP.receiveMaximum) === 0) return this.refuse(c, 'protocol_error', 'Receive Maximum 0');
-    if (props?.get(PROP.maximumPacketSize) === 0) {
-      return this.refuse(c, 'protocol_error', 'Maximum Packet Size 0');
-    }
-    const facts = c.peer ?? this.peer(c);
-    const who = identify(facts, this.opts.trustDomain);
-    if (!who.ok) {
-      this.refuse(c, who.reason, who.detail);
-      return;
-    }
-    c.certNotAfter = facts.notAfter ?? c.certNotAfter;
-    const principal = who.principal;
-    const admission = this.revocation.admit(principal.serial);
-    if (admission === 'revoked')
-      return this.refuse(c, 'revoked', `certificate ${principal.serial} is revoked`, principal);
-    if (admission === 'unknown') {
-      return this.refuse(c, 'revocation_state_unknown', 'revocation state unknown (fail-closed)', principal);
-    }
-    // The client id names the session, so it is the identity's own: a device's id, or a
-    // service's `svc:<name>[:<worker>]` (core/client-id.ts); empty means "set it for me".
-    const cid = resolveClientId(principal, p.clientId, p);
-    if (!cid.ok) return this.refuse(c, cid.reason, cid.detail, principal);
-    const clientId = cid.clientId;
-    if (p.will) {
-      const verdict = checkPayload(principal, p.will.topic, p.will.payload, this.opts.maxPayloadBytes);
-      if (!canPublish(principal, p.will.topic) || !verdict.ok) {
-        return this.refuse(c, 'will_not_allowed', `will topic ${p.will.topic} not allowed`, principal);
-      }
-    }
-    c.principal = principal;
-    c.clientId = clientId;
-    c.will = p.will;
-    c.keepAliveMs = p.keepAlive * 1000;
-    if (c.version === 5) {
-      // §3.1.2.11: session expiry > 0 keeps the session; receive maximum and maximum packet size bound what we send
-      c.persistent = ((props?.get(PROP.sessionExpiry) as number | undefined) ?? 0) > 0;
-      const rm = props?.get(PROP.receiveMaximum) as number | undefined;
-      if (rm !== undefined) c.receiveMaximum = rm;
-      const mps = props?.get(PROP.maximumPacketSize) as number | undefined;
-      if (mps !== undefined) c.maxPacketSize = mps;
-    } else {
-      c.persistent = !p.cleanSession;
-    }
-    const previous = this.byClientId.get(clientId);
-    if (previous) disconnect(previous, REASON.sessionTakenOver, 'session_taken_over', 'session taken over'); // [MQTT-3.1.4-2]
-    this.byClientId.set(clientId, c);
-    let serials = this.bySerial.get(principal.serial);
-    if (!serials) {
-      serials = new Set();
-      this.bySerial.set(principal.serial, serials);
-    }
-    serials.add(c);
-    let present: boolean;
-    try {
-      present = await this.router.open(c, p.cleanSession);
-    } catch (err) {
-      this.forget(c);
-      c.principal = undefined;
-      return this.refuse(c, 'upstream_unavailable', (err as Error).message, principal);
-    }
-    if (c.socket.destroyed) {
-      // the device left while its session was being opened (upstream): end that session too
-      this.router.close(c, !c.will);
-      return;
-    }
-    c.write(
-      connackAccepted(c, present, {
-        assignedClientId: cid.assigned ? clientId : undefined,
-        maxPacketSize: this.opts.maxPacketBytes,
-      }),
-    );
-    c.ready = true;
-    if (principal.kind === 'device' && this.quarantined(principal)) {
-      c.quarantined = true;
-      this.metrics.quarantines.inc();
-      this.log.info(
-        {
-          event: 'quarantined',
-          device_id: principal.id,
-          cert_serial: principal.serial,
-          attestation: this.attestation?.stateOf(principal.id)?.status ?? 'none',
-        },
-        'device admitted in quarantine: status and ota only until it attests',
-      );
-    }
+  /** Admitted, CONNACK sent: deliver what the session holds, then what the client sent early. */
+  private started(c: Connection): void {
     this.router.resume(c);
     const early = c.early;
     c.early = undefined;
     if (early) for (const q of early) if (c.state !== 'closed') this.handle(c, q);
-    this.metrics.connects.inc();
-    this.log.debug(
-      { device_id: principal.id, cert_serial: principal.serial, client_id: clientId },
-      'session open',
-    );
-  }
-
-  private refuse(c: Connection, reason: RefusalReason, detail: string, who?: Principal): void {
-    this.metrics.refusals.inc(reason);
-    this.log.info(
-      {
-        event: 'refused',
-        reason,
-        detail,
-        device_id: who?.id,
-        cert_serial: who?.serial,
-        remote: c.socket.remoteAddress,
-      },
-      'connection refused',
-    );
-    c.write(connackRefusal(c, reason, detail));
-    c.end(`refused:${reason}`);
   }
 
   private protocolError(c: Connection, detail: string): void {
@@ -429,7 +235,7 @@ export class Broker {
       this.deny(c, 'acl_publish', `may not publish to ${p.topic}`, p);
       return;
     }
-    if (!canPublish(who, p.topic, this.quarantined(who))) {
+    if (!canPublish(who, p.topic, this.quarantine.holds(who))) {
       this.deny(c, 'quarantined', `quarantined until attested: may not publish to ${p.topic}`, p);
       return;
     }
@@ -495,7 +301,7 @@ export class Broker {
     }
     const codes: number[] = [];
     const granted: { filter: string; qos: QoS }[] = [];
-    const q = this.quarantined(who);
+    const q = this.quarantine.holds(who);
     for (const s of subs) {
       if (canSubscribe(who, s.filter, q)) {
         const qos = Math.min(s.qos, 1) as QoS; // at most QoS 1 is delivered
@@ -529,7 +335,7 @@ export class Broker {
   /** Revoked certificates: close their sessions now ([MQTT] no will is owed to a revoked device). */
   private cut(entries: readonly RevokedSerial[]): void {
     for (const e of entries) {
-      const conns = this.bySerial.get(e.serial);
+      const conns = this.sessions.withSerial(e.serial);
       if (!conns) continue;
       for (const c of conns) {
         this.metrics.revocationDisconnects.inc();
@@ -548,16 +354,6 @@ export class Broker {
     }
   }
 
-  private forget(c: Connection): void {
-    if (this.byClientId.get(c.clientId) === c) this.byClientId.delete(c.clientId);
-    const serial = c.principal?.serial;
-    if (serial) {
-      const s = this.bySerial.get(serial);
-      s?.delete(c);
-      if (s && !s.size) this.bySerial.delete(serial);
-    }
-  }
-
   private closed(c: Connection): void {
     const wasOpen = !!c.principal;
     const graceful = c.closeReason === 'client_disconnect';
@@ -569,7 +365,7 @@ export class Broker {
       }
       return;
     }
-    this.forget(c);
+    this.sessions.forget(c);
     const reason = c.closeReason ?? 'connection_lost';
     this.metrics.disconnects.inc(reason.split(':')[0]);
     // [MQTT-3.1.2-8] the will is published when the connection ends without DISCONNECT

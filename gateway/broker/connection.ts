@@ -1,5 +1,6 @@
 // One client's TLS connection: framing (the codec's streaming parser), batched writes, and
-// the facts the broker keeps about it. Protocol decisions live in broker.ts.
+// the facts the broker keeps about it. Protocol decisions live in admission.ts (CONNECT) and
+// broker.ts (everything after).
 import type { TLSSocket } from 'node:tls';
 import { encodePublish, MqttProtocolError } from '../../lib/mqtt/codec.ts';
 import type { Packet, ProtocolVersion, QoS, Will } from '../../lib/mqtt/packets.ts';
@@ -48,7 +49,7 @@ export class Connection {
   blockedBy: Set<unknown> | undefined;
   /** state the router keeps for this connection */
   routerState: unknown;
-  /** last known attestation standing, to log when it changes (broker.ts restand) */
+  /** last known attestation standing, to log when it changes (quarantine.ts) */
   quarantined?: boolean;
   closeReason: string | undefined;
   messagesIn = 0;

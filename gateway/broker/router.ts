@@ -1,6 +1,6 @@
 // Where accepted messages go. The local router is an in-process broker; the upstream router
-// bridges each session to an MQTT broker (MQTT_UPSTREAM_URL). The broker (broker.ts) has
-// already applied identity, ACL and payload policy before calling either.
+// bridges each session to an MQTT broker (MQTT_UPSTREAM_URL). The broker has already applied
+// identity (admission.ts), ACL and payload policy (broker.ts) before calling either.
 import type { QoS } from '../../lib/mqtt/packets.ts';
 import type { Principal } from '../core/identity.ts';
 import type { Connection } from './connection.ts';
