@@ -2,8 +2,10 @@
 import { parseCaConfig } from '../ca-service/config.ts';
 import { EdgesealError } from '../lib/errors.ts';
 import { agentCommand } from './agent.ts';
+import { attestCommand } from './attest.ts';
 import { auditCommand } from './audit.ts';
 import { batchCommand } from './batch.ts';
+import { firmwareCommand } from './firmware.ts';
 import { certsCommand, findingsCommand } from './certs.ts';
 import { ApiError, connect } from './client.ts';
 import { initCommand, upCommand } from './init-up.ts';
@@ -36,6 +38,11 @@ usage: edgeseal <command> [options] [--json]
   tlog sth                     the current signed tree head of the transparency log
   tlog verify --cert FILE [--since STH.json]
                                prove the certificate was logged, and that the log only grew
+  firmware add --hardware-model M --version V --svn N --sha256 HEX [--component firmware|agent]
+  firmware deny --sha256 HEX [--reason R] | min-svn --hardware-model M --svn N
+  firmware policy --hardware-model M --attestation auto|required|off | retire ID | list
+                               reference values devices are appraised against (security-admin)
+  attest status [--device D]   the latest attestation result per device, with its reasons
   agent provision --state DIR --est-url URL --batch ID --secret S --device-id ID
         --hardware-model M --firmware FILE [--ca-file PEM | --ca-fingerprint SHA256HEX]
         [--gateway mqtts://HOST:PORT] [--control-plane https://HOST:PORT] [--key-id K]
@@ -90,6 +97,10 @@ async function main(argv: string[]): Promise<void> {
       return tlogCommand(rest, client, json, config.dataDir);
     case 'agent':
       return agentCommand(rest, json, config.dataDir);
+    case 'firmware':
+      return firmwareCommand(rest, client, json);
+    case 'attest':
+      return attestCommand(rest, client, json);
     default:
       throw new UsageError(`unknown command "${cmd}"; see edgeseal --help`);
   }

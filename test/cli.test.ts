@@ -398,6 +398,72 @@ describe('edgeseal up and batch', () => {
     }
   });
 
+  it('firmware reference values and attest status, as a security-admin runs them', async () => {
+    const sec = JSON.parse((await cli(['token', 'create', '--role', 'security-admin', '--json'])).stdout)
+      .token as string;
+    const sha = 'ab'.repeat(32);
+    const add = await cli([
+      'firmware',
+      'add',
+      '--hardware-model',
+      'cam-v9',
+      '--version',
+      '3.1.0',
+      '--svn',
+      '7',
+      '--sha256',
+      sha,
+      '--token',
+      sec,
+      '--json',
+    ]);
+    expect(add.code, add.stderr).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({
+      hardware_model: 'cam-v9',
+      svn: 7,
+      sha256: sha,
+      status: 'active',
+    });
+    const min = await cli(['firmware', 'min-svn', '--hardware-model=cam-v9', '--svn', '6', '--token', sec]);
+    expect(min.stdout).toMatch(/cam-v9: minimum SVN 6, attestation auto/);
+    const deny = await cli(['firmware', 'deny', '--sha256', sha, '--reason', 'CVE-2026-1', '--token', sec]);
+    expect(deny.stdout).toMatch(/is deny-listed/);
+    const list = JSON.parse(
+      (await cli(['firmware', 'list', '--hardware-model', 'cam-v9', '--json', '--token', sec])).stdout,
+    );
+    expect(list.items).toHaveLength(1);
+    expect(list.denied.map((d: { sha256: string }) => d.sha256)).toContain(sha);
+    expect(list.policies).toEqual([expect.objectContaining({ hardware_model: 'cam-v9', min_svn: 6 })]);
+    // bad values are named; the admin token may not change reference values
+    const cases: [string[], number, RegExp][] = [
+      [
+        ['firmware', 'add', '--hardware-model', 'm', '--version', '1', '--svn', 'seven', '--sha256', sha],
+        2,
+        /--svn must be an integer.*"seven"/,
+      ],
+      [['firmware', 'deny', '--sha256', 'xyz'], 2, /--sha256 must be 64 hexadecimal characters, got "xyz"/],
+      [
+        ['firmware', 'policy', '--hardware-model', 'm', '--attestation', 'maybe'],
+        2,
+        /--attestation must be auto, required or off, got "maybe"/,
+      ],
+      [['firmware', 'deny', '--sha256', sha], 1, /may not firmware.manage/],
+      [
+        ['attest', 'status', '--device', 'nobody', '--token', sec],
+        1,
+        /device "nobody" has no attestation result/,
+      ],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.stderr).toMatch(msg);
+    }
+    const status = await cli(['attest', 'status', '--json', '--token', sec]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(Array.isArray(JSON.parse(status.stdout))).toBe(true);
+  });
+
   it('a wrong token is refused by the running control plane', async () => {
     const r = await cli(['batch', 'list', '--token', 'tok_nope.secret']);
     expect(r.code).toBe(1);
