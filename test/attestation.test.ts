@@ -320,3 +320,24 @@ describe('key release: only with a fresh affirming result of the same device', (
     expect(await audited('key.release', 'ResultOtherDevice')).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('attestation on the dashboard', () => {
+  it("an auditor sees each device's latest result with its reasons, and the reference values", async () => {
+    const own = s.cp.httpsUrl;
+    const login = await s.api('/ui/login', {
+      method: 'POST',
+      headers: { origin: own, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${encodeURIComponent(await createToken(s, 'auditor'))}`,
+    });
+    expect(login.status).toBe(303);
+    const cookie = /__Host-edgeseal_ui=([^;]*)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
+    expect(cookie).toBeTruthy();
+    const page = await s.api('/ui/attestation', { headers: { cookie: `__Host-edgeseal_ui=${cookie}` } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('att-a');
+    expect(html).toMatch(/att-b<\/td><td>cam-v2<\/td><td class="bad">contraindicated/);
+    expect(html).toContain('FirmwareUnknown');
+    expect(html).toContain(GOOD_SHA);
+  });
+});

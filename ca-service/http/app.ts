@@ -126,6 +126,10 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
       auditLog: d.auditLog,
       logKey: d.logKey,
       clock: d.clock,
+      attestation: {
+        results: (limit) => d.attestation.store.statuses(undefined, limit),
+        references: () => d.attestation.firmware.list(),
+      },
     }),
   );
   const ca = {

@@ -20,7 +20,10 @@ import type { LogKey } from '../keys/hierarchy.ts';
 import type { AuditLogStore } from '../store/audit-log.ts';
 import type { InventoryStore } from '../store/inventory-store.ts';
 import { AuditPage } from './audit-page.tsx';
+import { AttestationPage } from './attestation-page.tsx';
 import { Page, STYLE_SOURCE, StatusCell } from './layout.tsx';
+import type { StoredResult } from '../store/attestation-store.ts';
+import type { FirmwareService } from '../core/firmware.ts';
 import { sameOriginPosts, securityHeaders } from './page-security.ts';
 import { SESSION_TTL_MS, type UiSessionPort, UiSessions } from './sessions.ts';
 
@@ -47,6 +50,11 @@ export interface UiDeps {
   readonly auditLog: AuditLogStore & ChainReader;
   readonly logKey: LogKey;
   readonly clock: Clock;
+  /** latest attestation results and reference values (issue 8) */
+  readonly attestation: {
+    results(limit: number): Promise<StoredResult[]>;
+    references(): ReturnType<FirmwareService['list']>;
+  };
 }
 
 const status = (r: { revokedAt: Date | null; notAfter: Date }, now: Date) =>
@@ -301,6 +309,19 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
           </table>
         )}
       </Page>,
+    );
+  });
+
+  app.get('/attestation', async (c) => {
+    const [results, refs] = await Promise.all([d.attestation.results(1000), d.attestation.references()]);
+    return c.html(
+      <AttestationPage
+        results={results}
+        refs={refs.refs}
+        denied={refs.denied}
+        policies={refs.policies}
+        now={d.clock.now()}
+      />,
     );
   });
 

@@ -92,7 +92,10 @@ export function httpsFetch(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const h = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (typeof v === 'string') h.set(k, v);
+            else if (Array.isArray(v)) for (const x of v) h.append(k, x);
+          }
           resolve(
             new Response(chunks.length ? Buffer.concat(chunks) : null, {
               status: res.statusCode ?? 0,
