@@ -45,6 +45,12 @@ export interface RunningAgent {
   stop(reason?: string): Promise<void>;
 }
 
+/** EST lives on the control plane: when --control-plane moves it, an EST URL of the same origin moves along. */
+export function estUrlFor(estUrl: string, provisionedCp: string, cp: string): string {
+  const e = new URL(estUrl);
+  return e.origin === new URL(provisionedCp).origin ? `${cp}${e.pathname}`.replace(/\/+$/, '') : estUrl;
+}
+
 export async function startAgent(o: RunOptions): Promise<RunningAgent> {
   const now = o.now ?? (() => new Date());
   const paths = statePaths(o.stateDir);
@@ -66,7 +72,7 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
   const agentSha256 = await agentCodeDigest();
   const http = new HttpsClient({ secureContext: identity.get().secureContext });
   const cp = new ControlPlane(cpUrl, http);
-  const est = new EstClient(device.est_url, http);
+  const est = new EstClient(estUrlFor(device.est_url, device.control_plane_url, cpUrl), http);
   const keys = new ContentKeyStore();
   let state: DeviceState = 'online';
 
@@ -243,6 +249,10 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
     wrapping_kid: wrapping.kid,
     ...(keyId ? { key_id: keyId } : {}),
   });
+  if (now() >= cert.notAfter) {
+    // simplereenroll is authenticated by this certificate: nothing renews an expired one
+    log.error('certificate_expired', { cert_serial: cert.serial, not_after: cert.notAfter.toISOString() });
+  }
   renewJob.start();
   link.start();
   attestJob.start();

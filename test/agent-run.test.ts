@@ -394,9 +394,7 @@ describe('agent run: attestation, key release, telemetry', () => {
     expect(telemetrySub.lines.some((l) => l.startsWith(`devices/${badId}/`))).toBe(false);
   }, 40_000);
 
-  // Needs the gateway's quarantine (issue 8 item 6), being built now: passes against the
-  // working tree; it.skip → it once that lands in a commit.
-  it.skip('quarantined at the gateway while not affirming: cmd refused, ota granted, status still published', async () => {
+  it('quarantined at the gateway while not affirming: cmd refused, ota granted, status still published', async () => {
     const refused = await bad.waitFor(
       (l) => l.event === 'subscribe_refused' && l.topic === `devices/${badId}/cmd`,
       20_000,
