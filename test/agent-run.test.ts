@@ -17,6 +17,8 @@ import {
   rootOf,
   type Sub,
   serviceIdentity,
+  metric,
+  metricsText,
   startTestGateway,
   untilSessions,
 } from './helpers/mqtt.ts';
@@ -415,6 +417,63 @@ describe('agent run: attestation, key release, telemetry', () => {
     const refusedBefore = good.events('subscribe_refused');
     if (refusedBefore.length) expect(good.lines.indexOf(sub)).toBeGreaterThan(good.lines.indexOf(affirming));
   }, 30_000);
+
+  it("deny-listing an affirming agent's firmware quarantines it at the gateway within 2 s; its telemetry is refused and, told to attest, it drops its key", async () => {
+    const image = randomBytes(4096);
+    const sha = (await import('node:crypto')).createHash('sha256').update(image).digest('hex');
+    const sec = await createToken(s, 'security-admin');
+    const add = await s.api('/v1/firmware', {
+      method: 'POST',
+      token: sec,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hardware_model: 'cam-v2', version: '1.1.0', svn: 1, sha256: sha }),
+    });
+    expect(add.status).toBe(201);
+    const id = `run-deny-${randomBytes(3).toString('hex')}`;
+    const dev = await provisionDevice(
+      s,
+      gw,
+      await createBatch(s, { hardware_model: 'cam-v2' }),
+      id,
+      firmwareFile('fw-deny.bin', image),
+    );
+    const agent = runAgent(dev.state, ['--key-id', keyId, '--telemetry-interval', '1']);
+    try {
+      await agent.waitFor((l) => l.event === 'key_released', 20_000);
+      await agent.waitFor((l) => l.event === 'subscribed' && l.topic === `devices/${id}/cmd`, 20_000);
+      await agent.waitFor((l) => l.event === 'telemetry_sent', 20_000);
+      const quarantined = async () => metric(await metricsText(gw), 'edgeseal_gateway_quarantined_sessions');
+      const before = await quarantined();
+      const t0 = Date.now();
+      const deny = await s.api('/v1/firmware/deny', {
+        method: 'POST',
+        token: sec,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sha256: sha, reason: 'test: a bad build' }),
+      });
+      expect(deny.status).toBe(200);
+      while ((await quarantined()) !== before + 1) {
+        expect(Date.now() - t0, 'quarantined within 2 s').toBeLessThan(2000);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const from = agent.lines.length;
+      // its telemetry is refused now (MQTT 5 PUBACK 0x87)
+      const refused = await agent.waitFor((l) => l.event === 'telemetry_refused', 10_000, from);
+      expect(Number(refused.reason_code)).toBe(0x87);
+      // a quarantined device gets no cmd; it learns at its own next attestation (at 2/3 of the
+      // 15 s result life here)
+      const attested = await agent.waitFor(
+        (l) => l.event === 'attested' && l.status !== 'affirming',
+        20_000,
+        from,
+      );
+      expect(attested.reasons).toContain('FirmwareDenied');
+      const dropped = await agent.waitFor((l) => l.event === 'key_dropped', 5000, from);
+      expect(dropped.key_ids).toEqual([keyId]);
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+  }, 60_000);
 
   it('measures the firmware again at every attestation: a changed image drops the key', async () => {
     writeFileSync(goodFirmware, randomBytes(4096)); // the image on the device changes
