@@ -22,7 +22,7 @@ export const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array 
  */
 export const caKeys = pgTable('ca_keys', {
   id: text('id').primaryKey(),
-  role: text('role', { enum: ['root', 'issuing', 'log', 'verifier', 'telemetry'] }).notNull(),
+  role: text('role', { enum: ['root', 'issuing', 'log', 'verifier', 'telemetry', 'key-service'] }).notNull(),
   certDer: bytea('cert_der'),
   publicKeyDer: bytea('public_key_der').notNull(),
   /** AES-256-GCM under the KEK; see ca-service/keys/kek.ts for the format */

@@ -1,2 +1,3 @@
 export * from './ca.ts';
 export * from './attestation.ts';
+export * from './models.ts';
