@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // embedded PGlite and in-process servers. Needs nothing but Node and openssl.
 export default defineConfig({
   test: {
-    include: ['{ca-service,attestation,gateway,device-agent,cli,lib,migrations,test}/**/*.test.ts'],
+    include: ['{ca-service,attestation,gateway,device-agent,cli,lib,migrations,ml,test}/**/*.test.ts'],
     // the browser suite needs Debian's chromium: it runs in `npm run test:integration`
     exclude: ['**/node_modules/**', 'test/browser/**'],
     testTimeout: 30_000,

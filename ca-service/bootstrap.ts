@@ -10,6 +10,7 @@ import type { Clock } from './core/ports.ts';
 import { TokenService } from './core/tokens.ts';
 import {
   ensureHierarchy,
+  ensureKeyServiceKey,
   ensureLogKey,
   ensureTelemetryKey,
   ensureVerifierKey,
@@ -31,6 +32,8 @@ export interface Bootstrapped {
   readonly verifierKey: SigningKey;
   /** devices encrypt telemetry to it (ECDH-ES); only the control plane decrypts */
   readonly telemetryKey: SigningKey;
+  /** content keys travel to the control plane wrapped to it (model packages) */
+  readonly keyServiceKey: SigningKey;
   readonly paths: {
     readonly dataDir: string;
     readonly rootPem: string;
@@ -76,13 +79,24 @@ export async function bootstrap(config: CaConfig, clock: Clock, database?: Datab
     const logKey = await ensureLogKey(new CaKeyStore(db.db), kek, clock.now());
     const verifierKey = await ensureVerifierKey(new CaKeyStore(db.db), kek, clock.now());
     const telemetryKey = await ensureTelemetryKey(new CaKeyStore(db.db), kek, clock.now());
+    const keyServiceKey = await ensureKeyServiceKey(new CaKeyStore(db.db), kek, clock.now());
     mkdirSync(join(config.dataDir, 'ca'), { recursive: true });
     writeFileSync(paths.logKeyPem, toPem('PUBLIC KEY', logKey.publicKeyDer));
     writeFileSync(paths.verifierKeyPem, toPem('PUBLIC KEY', verifierKey.publicKeyDer));
     writeFileSync(paths.rootPem, toPem('CERTIFICATE', hierarchy.root.cert.der));
     writeFileSync(paths.chainPem, hierarchy.chain.map((d) => toPem('CERTIFICATE', d)).join(''));
     const adminTokenCreated = await ensureAdminToken(db, clock, paths.adminToken);
-    return { database: db, kek, hierarchy, logKey, verifierKey, telemetryKey, paths, adminTokenCreated };
+    return {
+      database: db,
+      kek,
+      hierarchy,
+      logKey,
+      verifierKey,
+      telemetryKey,
+      keyServiceKey,
+      paths,
+      adminTokenCreated,
+    };
   } catch (e) {
     if (!database) await db.close();
     throw e;

@@ -24,6 +24,9 @@ export const ERROR_CODES = [
   'ERR_CERT_SUPERSEDED', // only a device's newest certificate may re-enroll
   'ERR_GATEWAY_CONFLICT', // a gateway that would split the fleet (core/gateway-leases.ts)
   'ERR_FIRMWARE_EXISTS',
+  'ERR_RELEASE_KEY_EXISTS',
+  'ERR_RELEASE_EXISTS', // a model's release counter already published
+  'ERR_PACKAGE_REFUSED', // a model package that does not verify at upload (the detail names why)
   'ERR_NOT_FOUND',
   'ERR_INVALID_REQUEST',
   'ERR_UNSUPPORTED_MEDIA_TYPE',

@@ -102,7 +102,7 @@ describe('edgeseal init', () => {
     const d = await openDatabase(db.url ? { databaseUrl: db.url } : { pgliteDir: join(dataDir, 'pgdata') });
     const rows = await d.db.select().from(caKeys);
     await d.close();
-    expect(rows.map((r) => r.role).sort()).toEqual(['issuing', 'log', 'root', 'telemetry', 'verifier']);
+    expect(rows.map((r) => r.role).sort()).toEqual(['issuing', 'key-service', 'log', 'root', 'telemetry', 'verifier']);
     const secrets = rows.map((r) => {
       const k = unwrapPrivateKey(kek, r.keyWrapped, `edgeseal-ca-key:${r.id}`);
       const jwk = k.export({ format: 'jwk' });

@@ -29,7 +29,7 @@ import { enrollRoutes } from './v1/enroll.ts';
 import { gatewayRoutes } from './v1/gateways.ts';
 import { attestationRoutes, keyRoutes } from './v1/attestation.ts';
 import { firmwareRoutes } from './v1/firmware.ts';
-import { telemetryKeyRoute } from './v1/telemetry-key.ts';
+import { encryptionKeyRoute } from './v1/encryption-key.ts';
 import { TokenWatcher } from './token-watch.ts';
 import { revocationRoutes } from './v1/revocations.ts';
 import { auditRoutes } from './v1/audit.ts';
@@ -53,6 +53,8 @@ export interface AppDeps {
   readonly attestation: AttestationParts;
   /** the fleet's telemetry key (public half served to devices) */
   readonly telemetryKey: SigningKey;
+  /** the key service's key (public half served to release engineers) */
+  readonly keyServiceKey: SigningKey;
   readonly revokedSince: (since: Date, afterSerial?: string) => Promise<RevokedEntry[]>;
   readonly auditLog: AuditLogStore;
   readonly logKey: LogKey;
@@ -102,7 +104,8 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
     '/v1/keys',
     keyRoutes({ service: d.attestation.service, tokens: d.tokens, device: d.attestation.device }),
   );
-  app.get('/v1/telemetry-key', telemetryKeyRoute(d.telemetryKey));
+  app.get('/v1/telemetry-key', encryptionKeyRoute(d.telemetryKey));
+  app.get('/v1/key-service-key', encryptionKeyRoute(d.keyServiceKey));
   app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
   app.route('/v1/tlog', tlogRoutes(d.tlog, d.tokens));
   app.route(

@@ -101,7 +101,7 @@ export interface LogKey {
   readonly publicKeyDer: Buffer;
 }
 
-/** A P-256 key that certifies nothing: the log key, the verifier key, the telemetry key. */
+/** A P-256 key that certifies nothing: the log, verifier, telemetry and key-service keys. */
 export type SigningKey = LogKey;
 
 /** The log key signs audit checkpoints and transparency tree heads. Created once. */
@@ -115,6 +115,13 @@ export const ensureLogKey = (store: CaKeyStore, kek: Kek, now: Date): Promise<Lo
 export const ensureTelemetryKey = (store: CaKeyStore, kek: Kek, now: Date): Promise<SigningKey> =>
   ensureSigningKey(store, kek, now, 'telemetry');
 
+/**
+ * The key service's key: release engineers wrap a package's content key to it (JWE
+ * ECDH-ES) inside the package; only the control plane opens it, at publish. Created once.
+ */
+export const ensureKeyServiceKey = (store: CaKeyStore, kek: Kek, now: Date): Promise<SigningKey> =>
+  ensureSigningKey(store, kek, now, 'key-service');
+
 /** The verifier key signs attestation results (EAR). Created once. */
 export const ensureVerifierKey = (store: CaKeyStore, kek: Kek, now: Date): Promise<SigningKey> =>
   ensureSigningKey(store, kek, now, 'verifier');
@@ -123,7 +130,7 @@ async function ensureSigningKey(
   store: CaKeyStore,
   kek: Kek,
   now: Date,
-  role: 'log' | 'verifier' | 'telemetry',
+  role: 'log' | 'verifier' | 'telemetry' | 'key-service',
 ): Promise<SigningKey> {
   let row = await store.active(role);
   if (!row) {
