@@ -17,7 +17,7 @@ import { BatchService } from './core/batches.ts';
 import { GatewayLeases, type LeaseRequest } from './core/gateway-leases.ts';
 import type { AuditEvent, Clock } from './core/ports.ts';
 import type { AttestationFeed } from './attestation/feed.ts';
-import { startAttestation } from './attestation/start.ts';
+import { type AttestationParts, startAttestation } from './attestation/start.ts';
 import { RevocationService, type RevokedEntry } from './core/revocation.ts';
 import { TokenService } from './core/tokens.ts';
 import { createApp } from './http/app.ts';
@@ -58,6 +58,8 @@ export interface ControlPlane {
   readonly refusals: RefusalAggregator;
   /** what a gateway in the same process uses instead of the HTTPS API */
   readonly local: LocalFleetLink;
+  /** the verifier, reference values and attestation feed (bench/attest.ts calls the service directly) */
+  readonly attestation: AttestationParts;
   close(): Promise<void>;
 }
 
@@ -159,6 +161,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     gateways,
     attestation,
     telemetryKey: boot.telemetryKey,
+    keyServiceKey: boot.keyServiceKey,
     revokedSince: (since, afterSerial) => revocationStore.revokedSince(since, afterSerial),
     issuing: hierarchy.issuing,
     chain: hierarchy.chain,
@@ -293,6 +296,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     crl,
     checkpointer,
     refusals,
+    attestation,
     local: {
       chain: hierarchy.chain,
       serverIdentity: (hosts) =>
