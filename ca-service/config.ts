@@ -39,6 +39,8 @@ const Env = z.object({
   EDGESEAL_ATTESTATION_NONCE_TTL_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   EDGESEAL_ATTESTATION_RESULT_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
   EDGESEAL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  // model packages uploaded by release managers (POST /v1/releases) only
+  EDGESEAL_MAX_PACKAGE_BYTES: z.coerce.number().int().min(65_536).max(4_294_967_296).default(1_073_741_824),
   EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   EDGESEAL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
@@ -57,6 +59,8 @@ export interface CaConfig {
   readonly caKeyAlgorithm: 'P-256' | 'P-384';
   readonly deviceCertDays: number;
   readonly maxBodyBytes: number;
+  /** the largest model package a release manager may upload */
+  readonly maxPackageBytes: number;
   /** how long a challenge nonce may be answered */
   readonly attestationNonceTtlSeconds: number;
   /** how long an attestation result counts (gateway gating, key release) */
@@ -88,6 +92,7 @@ export function parseCaConfig(env: Readonly<Record<string, string | undefined>>)
     caKeyAlgorithm: e.EDGESEAL_CA_KEY_ALGORITHM,
     deviceCertDays: e.EDGESEAL_DEVICE_CERT_DAYS,
     maxBodyBytes: e.EDGESEAL_MAX_BODY_BYTES,
+    maxPackageBytes: e.EDGESEAL_MAX_PACKAGE_BYTES,
     attestationNonceTtlSeconds: e.EDGESEAL_ATTESTATION_NONCE_TTL_SECONDS,
     attestationResultTtlSeconds: e.EDGESEAL_ATTESTATION_RESULT_TTL_SECONDS,
     auditRefusalWindowSeconds: e.EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS,

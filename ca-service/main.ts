@@ -17,9 +17,14 @@ import { BatchService } from './core/batches.ts';
 import { GatewayLeases, type LeaseRequest } from './core/gateway-leases.ts';
 import type { AuditEvent, Clock } from './core/ports.ts';
 import type { AttestationFeed } from './attestation/feed.ts';
-import { type AttestationParts, startAttestation } from './attestation/start.ts';
+import { type AttestationParts, contentKeyAad, startAttestation } from './attestation/start.ts';
 import { RevocationService, type RevokedEntry } from './core/revocation.ts';
 import { TokenService } from './core/tokens.ts';
+import { ReleaseKeys } from './core/release-keys.ts';
+import { ReleaseService } from './core/releases.ts';
+import { ReleaseKeyStore } from './store/release-key-store.ts';
+import { ReleaseStore } from './store/release-store.ts';
+import { wrapSecret } from '../lib/key-wrap.ts';
 import { createApp } from './http/app.ts';
 import { createPublicApp } from './http/public-app.ts';
 import {
@@ -146,6 +151,15 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     certificate: (serial) => issuanceStore.getCertificate(serial),
     isRevoked: (serial) => !!crl.revoked(serial),
   });
+  const releaseKeys = new ReleaseKeys(new ReleaseKeyStore(database.db), clock);
+  const releases = new ReleaseService(
+    new ReleaseStore(database.db),
+    () => releaseKeys.active(),
+    boot.keyServiceKey.key,
+    (id, key) => wrapSecret(boot.kek.key, key, contentKeyAad(id)),
+    refusals,
+    clock,
+  );
   const app = createApp({
     auditLog,
     tlog,
@@ -168,6 +182,9 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     clock,
     log,
     maxBodyBytes: config.maxBodyBytes,
+    maxPackageBytes: config.maxPackageBytes,
+    releases,
+    releaseKeys,
     trustDomain: config.trustDomain,
     version: VERSION,
     health: () => ping(database.db),

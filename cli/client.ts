@@ -10,6 +10,8 @@ export interface ApiClient {
   call<T>(method: string, path: string, body?: unknown): Promise<T>;
   /** GET a non-JSON body (CSV export) */
   text(path: string): Promise<string>;
+  /** POST raw bytes (a model package); the answer is JSON */
+  upload<T>(path: string, body: Buffer, contentType: string): Promise<T>;
 }
 
 export class ApiError extends Error {
@@ -46,9 +48,15 @@ export function connect(dataDir: string, token: string | undefined, urlOverride?
   const ca = readFileSync(paths.rootPem, 'utf8');
   const bearer =
     token ?? (existsSync(paths.adminToken) ? readFileSync(paths.adminToken, 'utf8').trim() : undefined);
-  const send = <T>(method: string, path: string, body: unknown, raw: boolean): Promise<T> =>
+  const send = <T>(
+    method: string,
+    path: string,
+    body: unknown,
+    raw: boolean,
+    contentType?: string,
+  ): Promise<T> =>
     new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body);
       const req = request(
         `${url}${path}`,
         {
@@ -57,7 +65,7 @@ export function connect(dataDir: string, token: string | undefined, urlOverride?
           headers: {
             accept: raw ? '*/*' : 'application/json',
             ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
-            ...(payload ? { 'content-type': 'application/json' } : {}),
+            ...(payload ? { 'content-type': contentType ?? 'application/json' } : {}),
           },
         },
         (res) => {
@@ -88,5 +96,7 @@ export function connect(dataDir: string, token: string | undefined, urlOverride?
     url,
     call: <T>(method: string, path: string, body?: unknown) => send<T>(method, path, body, false),
     text: (path: string) => send<string>('GET', path, undefined, true),
+    upload: <T>(path: string, body: Buffer, contentType: string) =>
+      send<T>('POST', path, body, false, contentType),
   };
 }

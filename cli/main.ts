@@ -6,6 +6,8 @@ import { attestCommand } from './attest.ts';
 import { auditCommand } from './audit.ts';
 import { batchCommand } from './batch.ts';
 import { firmwareCommand } from './firmware.ts';
+import { modelCommand } from './model.ts';
+import { releaseCommand } from './release.ts';
 import { certsCommand, findingsCommand } from './certs.ts';
 import { ApiError, connect } from './client.ts';
 import { initCommand, upCommand } from './init-up.ts';
@@ -43,6 +45,13 @@ usage: edgeseal <command> [options] [--json]
   firmware policy --hardware-model M --attestation auto|required|off | retire ID | list
                                reference values devices are appraised against (security-admin)
   attest status [--device D]   the latest attestation result per device, with its reasons
+  release key create [--label L] | key list | key revoke KID
+                               manifest signing keys (made here, wrapped under the KEK; admin registers)
+  model package --in model.onnx --model-id ID --version V --hardware-model M [--hardware-model M2]
+        [--min-firmware-svn N] [--release-counter N] [--release-key FILE] --out FILE
+                               encrypt (AES-256-GCM chunks) and sign a model into a package
+  release publish FILE | release list [--model-id ID]
+                               upload a package (its signature and digests are checked; release-manager)
   agent provision --state DIR --est-url URL --batch ID --secret S --device-id ID
         --hardware-model M --firmware FILE [--ca-file PEM | --ca-fingerprint SHA256HEX]
         [--gateway mqtts://HOST:PORT] [--control-plane https://HOST:PORT] [--key-id K]
@@ -101,6 +110,10 @@ async function main(argv: string[]): Promise<void> {
       return firmwareCommand(rest, client, json);
     case 'attest':
       return attestCommand(rest, client, json);
+    case 'model':
+      return modelCommand(rest, client, json, config);
+    case 'release':
+      return releaseCommand(rest, client, json, config);
     default:
       throw new UsageError(`unknown command "${cmd}"; see edgeseal --help`);
   }

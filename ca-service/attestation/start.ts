@@ -21,7 +21,8 @@ import {
   encodeAttestation,
 } from './feed.ts';
 
-const contentKeyAad = (id: string) => `edgeseal-content-key:${id}`;
+/** binds a KEK-wrapped content key to its row */
+export const contentKeyAad = (id: string) => `edgeseal-content-key:${id}`;
 const NOTIFY_EVERY_MS = 50;
 
 export interface AttestationParts {

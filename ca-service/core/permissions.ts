@@ -30,6 +30,11 @@ export const PERMISSIONS = {
   'attestation.feed': ['admin', 'auditor', 'security-admin', 'gateway'],
   // content keys the key service releases to attested devices
   'key.create': ['admin', 'release-manager'],
+  // model releases (issue 9): release managers publish; keys that sign manifests are credentials
+  'release.publish': ['release-manager'],
+  'release.read': ['admin', 'auditor', 'security-admin', 'release-manager'],
+  'release-key.manage': ['admin'],
+  'release-key.revoke': ['admin', 'security-admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

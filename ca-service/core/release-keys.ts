@@ -37,7 +37,10 @@ export function releasePublicKey(input: string | JWK): KeyObject {
     throw new EdgesealError('ERR_INVALID_REQUEST', 'public_key is not a PEM, base64 SPKI or JWK public key');
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new EdgesealError('ERR_INVALID_REQUEST', 'a release key must be an EC P-256 key (manifests are ES256)');
+    throw new EdgesealError(
+      'ERR_INVALID_REQUEST',
+      'a release key must be an EC P-256 key (manifests are ES256)',
+    );
   }
   return key;
 }
@@ -75,7 +78,8 @@ export class ReleaseKeys {
       subject: kid,
       details: label ? { label } : {},
     });
-    if (!created) throw new EdgesealError('ERR_RELEASE_KEY_EXISTS', `release key ${kid} is already registered`);
+    if (!created)
+      throw new EdgesealError('ERR_RELEASE_KEY_EXISTS', `release key ${kid} is already registered`);
     return rec;
   }
 

@@ -30,6 +30,9 @@ import { gatewayRoutes } from './v1/gateways.ts';
 import { attestationRoutes, keyRoutes } from './v1/attestation.ts';
 import { firmwareRoutes } from './v1/firmware.ts';
 import { encryptionKeyRoute } from './v1/encryption-key.ts';
+import { releaseKeyRoutes, releaseRoutes } from './v1/releases.ts';
+import type { ReleaseService } from '../core/releases.ts';
+import type { ReleaseKeys } from '../core/release-keys.ts';
 import { TokenWatcher } from './token-watch.ts';
 import { revocationRoutes } from './v1/revocations.ts';
 import { auditRoutes } from './v1/audit.ts';
@@ -65,6 +68,9 @@ export interface AppDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly maxBodyBytes: number;
+  readonly maxPackageBytes: number;
+  readonly releases: ReleaseService;
+  readonly releaseKeys: ReleaseKeys;
   readonly trustDomain: string;
   readonly version: string;
   readonly health: () => Promise<void>;
@@ -73,7 +79,13 @@ export interface AppDeps {
 export function createApp(d: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestLog(d.log));
-  app.use('*', auditedBodyLimit(d.maxBodyBytes, d.refusals, d.clock));
+  // one body limit for everything but model packages, which have their own (and whose
+  // route authenticates the release manager before it reads the body)
+  const bodyLimit = auditedBodyLimit(d.maxBodyBytes, d.refusals, d.clock);
+  const packageLimit = auditedBodyLimit(d.maxPackageBytes, d.refusals, d.clock);
+  app.use('*', (c, next) =>
+    c.req.method === 'POST' && c.req.path === '/v1/releases' ? packageLimit(c, next) : bodyLimit(c, next),
+  );
   app.onError((err, c) => errorResponse(err, c));
   app.notFound((c) =>
     errorResponse(new EdgesealError('ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c),
@@ -103,6 +115,19 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
   app.route(
     '/v1/keys',
     keyRoutes({ service: d.attestation.service, tokens: d.tokens, device: d.attestation.device }),
+  );
+  app.route(
+    '/v1/releases',
+    releaseRoutes({
+      releases: d.releases,
+      tokens: d.tokens,
+      device: d.attestation.device,
+      maxPackageBytes: d.maxPackageBytes,
+    }),
+  );
+  app.route(
+    '/v1/release-keys',
+    releaseKeyRoutes({ keys: d.releaseKeys, tokens: d.tokens, device: d.attestation.device }),
   );
   app.get('/v1/telemetry-key', encryptionKeyRoute(d.telemetryKey));
   app.get('/v1/key-service-key', encryptionKeyRoute(d.keyServiceKey));

@@ -10,7 +10,11 @@ export class ReleaseKeyStore implements ReleaseKeyPort {
 
   insert(k: ReleaseKey, audit: AuditEvent): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const rows = await tx.insert(releaseKeys).values(k).onConflictDoNothing().returning({ kid: releaseKeys.kid });
+      const rows = await tx
+        .insert(releaseKeys)
+        .values(k)
+        .onConflictDoNothing()
+        .returning({ kid: releaseKeys.kid });
       if (!rows.length) return false;
       await appendAuditEvents(tx, [audit]);
       return true;
