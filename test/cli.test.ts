@@ -102,7 +102,14 @@ describe('edgeseal init', () => {
     const d = await openDatabase(db.url ? { databaseUrl: db.url } : { pgliteDir: join(dataDir, 'pgdata') });
     const rows = await d.db.select().from(caKeys);
     await d.close();
-    expect(rows.map((r) => r.role).sort()).toEqual(['issuing', 'key-service', 'log', 'root', 'telemetry', 'verifier']);
+    expect(rows.map((r) => r.role).sort()).toEqual([
+      'issuing',
+      'key-service',
+      'log',
+      'root',
+      'telemetry',
+      'verifier',
+    ]);
     const secrets = rows.map((r) => {
       const k = unwrapPrivateKey(kek, r.keyWrapped, `edgeseal-ca-key:${r.id}`);
       const jwk = k.export({ format: 'jwk' });
@@ -462,6 +469,117 @@ describe('edgeseal up and batch', () => {
     const status = await cli(['attest', 'status', '--json', '--token', sec]);
     expect(status.code, status.stderr).toBe(0);
     expect(Array.isArray(JSON.parse(status.stdout))).toBe(true);
+  });
+
+  it('a release engineer makes a release key, packages the model and publishes it', async () => {
+    const key = await cli(['release', 'key', 'create', '--label', 'ci', '--json']);
+    expect(key.code, key.stderr).toBe(0);
+    const k = JSON.parse(key.stdout) as { kid: string; path: string; status: string };
+    expect(k.status).toBe('active');
+    expect(statSync(k.path).mode & 0o777).toBe(0o600);
+    expect(readFileSync(k.path).includes('PRIVATE KEY')).toBe(false); // wrapped under the KEK
+    const rm = JSON.parse((await cli(['token', 'create', '--role', 'release-manager', '--json'])).stdout)
+      .token as string;
+    const out = join(tmp(), 'vibration.pkg');
+    const onnx = join(import.meta.dirname, '..', 'ml', 'models', 'vibration.onnx');
+    const pkg = await cli([
+      'model',
+      'package',
+      '--in',
+      onnx,
+      '--model-id',
+      'vibration',
+      '--version',
+      '1.0.0',
+      '--hardware-model',
+      'cam-v2',
+      '--out',
+      out,
+      '--token',
+      rm,
+      '--json',
+    ]);
+    expect(pkg.code, pkg.stderr).toBe(0);
+    expect(JSON.parse(pkg.stdout)).toMatchObject({
+      model_id: 'vibration',
+      release_counter: 1,
+      release_kid: k.kid,
+    });
+    // the package holds no plaintext model
+    const model = readFileSync(onnx);
+    expect(readFileSync(out).includes(model.subarray(4000, 4064))).toBe(false);
+    const pub = await cli(['release', 'publish', out, '--token', rm]);
+    expect(pub.code, pub.stderr).toBe(0);
+    expect(pub.stdout).toMatch(/published vibration 1.0.0 \(release counter 1\) for cam-v2/);
+    const again = await cli(['release', 'publish', out, '--token', rm]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already at release counter 1/);
+    const list = JSON.parse((await cli(['release', 'list', '--json', '--token', rm])).stdout) as {
+      model_id: string;
+    }[];
+    expect(list.map((x) => x.model_id)).toContain('vibration');
+    const bad: [string[], number, RegExp][] = [
+      [
+        [
+          'model',
+          'package',
+          '--in',
+          '/nope.onnx',
+          '--model-id',
+          'm',
+          '--version',
+          '1',
+          '--hardware-model',
+          'x',
+          '--out',
+          out,
+        ],
+        2,
+        /--in \/nope.onnx: ENOENT/,
+      ],
+      [
+        [
+          'model',
+          'package',
+          '--in',
+          onnx,
+          '--model-id',
+          'm',
+          '--version',
+          '1 0',
+          '--hardware-model',
+          'x',
+          '--out',
+          out,
+        ],
+        2,
+        /--version must be 1–64 .*"1 0"/,
+      ],
+      [
+        [
+          'model',
+          'package',
+          '--in',
+          out,
+          '--model-id',
+          'm',
+          '--version',
+          '1',
+          '--hardware-model',
+          'x',
+          '--out',
+          out,
+        ],
+        2,
+        /not an ONNX model/,
+      ],
+      [['release', 'publish', '/nope.pkg'], 2, /\/nope.pkg: ENOENT/],
+    ];
+    for (const [args, code, msg] of bad) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.stderr).toMatch(msg);
+    }
   });
 
   it('a wrong token is refused by the running control plane', async () => {
