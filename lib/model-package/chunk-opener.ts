@@ -12,6 +12,8 @@ import { chunkAad, chunkLength, chunkNonce, KEY_BYTES } from './chunks.ts';
 import { fail, PackageError } from './errors.ts';
 import type { Manifest } from './manifest-claims.ts';
 
+const SLICE = 256 * 1024;
+
 export class ChunkOpener {
   /** the chunk being opened; chunk_count once all are */
   index = 0;
@@ -48,8 +50,13 @@ export class ChunkOpener {
 
   /** Feeds ciphertext of the current chunk; the caller never feeds more than chunkBytes in all. */
   update(ciphertext: Uint8Array): void {
-    const pt = this.current().update(ciphertext);
-    if (pt.length > 0) this.pending.push(pt);
+    const d = this.current();
+    // in slices: update() returns a new buffer each call, and 256 KiB ones stay in cache for
+    // the hash and the copy (measured on 100 MiB: 4 MiB chunks opened in one call 15–30% slower)
+    for (let at = 0; at < ciphertext.byteLength; at += SLICE) {
+      const pt = d.update(ciphertext.subarray(at, at + SLICE));
+      if (pt.length > 0) this.pending.push(pt);
+    }
   }
 
   /** Checks the current chunk's tag, then (only then) hashes and copies its plaintext out. */

@@ -3,13 +3,14 @@
 // or not checkPayload passed, so payload mutations reach it too.
 import { describe, expect, it } from 'vitest';
 import { checkPayload, decryptPackage } from './decrypt.ts';
+import { decryptReader } from './decrypt-reader.ts';
 import { decryptStream } from './decrypt-stream.ts';
 import { isPackageError } from './errors.ts';
 import { readPackage } from './format.ts';
 import { unwrapContentKey, wrapContentKey } from './key-envelope.ts';
 import { verifyManifest } from './manifest.ts';
 import { newPackageId } from './package-model.ts';
-import { bytes, contentKey, keyService, make, NOW, releaseKeys } from './test-fixtures.ts';
+import { bytes, contentKey, keyService, make, memoryReader, NOW, releaseKeys } from './test-fixtures.ts';
 
 const SEED = 0x5eed_0009;
 const MUTATIONS = 400;
@@ -120,12 +121,14 @@ async function readEverything(bytesIn: Buffer, outcomes: Map<string, number>): P
   const streamed = await step(() =>
     decryptStream(m.ok, [p.ok.payload.subarray(0, 777), p.ok.payload.subarray(777)], contentKey),
   );
-  for (const r of [whole, streamed]) {
+  const inPlace = await step(() => decryptReader(m.ok, memoryReader(p.ok.payload, 999), contentKey));
+  for (const r of [whole, streamed, inPlace]) {
     if ('ok' in r) expect(r.ok.equals(plaintext)).toBe(true);
   }
   // the layers agree: a payload the digest refuses never decrypts, and one it accepts always does
   expect('ok' in whole).toBe('ok' in checked);
   expect('ok' in streamed).toBe('ok' in checked);
+  expect('ok' in inPlace).toBe('ok' in checked);
   count('code' in whole ? whole.code : 'decrypted');
 }
 

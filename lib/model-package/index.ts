@@ -12,6 +12,7 @@ export {
   TAG_BYTES,
 } from './chunks.ts';
 export { checkPayload, type DecryptOptions, decryptPackage } from './decrypt.ts';
+export { type DecryptReaderOptions, decryptReader, type PayloadReader } from './decrypt-reader.ts';
 export { type DecryptStreamOptions, decryptStream } from './decrypt-stream.ts';
 export { isPackageError, PACKAGE_ERROR_CODES, PackageError, type PackageErrorCode } from './errors.ts';
 export {

@@ -82,5 +82,15 @@ describe('key envelope', () => {
     await expect(make({ keyEnvelope: envelope })).rejects.toThrow(TypeError); // a random id cannot match
     await expect(wrapContentKey(contentKey.subarray(1), jwk, packageId)).rejects.toThrow(TypeError);
     await expect(wrapContentKey(contentKey, jwk, 'short')).rejects.toThrow(TypeError);
+    await expect(wrapContentKey(contentKey, { kty: 'oct', k: 'AAAA' }, packageId)).rejects.toThrow(TypeError);
+    // a private JWK given by mistake: only its public half is used
+    const fromPrivate = await wrapContentKey(
+      contentKey,
+      keyService.privateKey.export({ format: 'jwk' }),
+      packageId,
+    );
+    expect((await unwrapContentKey(fromPrivate, keyService.privateKey, packageId)).equals(contentKey)).toBe(
+      true,
+    );
   });
 });

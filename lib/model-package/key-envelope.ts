@@ -3,7 +3,7 @@
 // RFC 7638 thumbprint. The package id is a protected header parameter, and the protected
 // header is the JWE's additional authenticated data (RFC 7516 §5.1 step 14): it cannot be
 // changed without the tag failing, so an envelope moved to another package is refused by name.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt, type JWK } from 'jose';
 import { KEY_BYTES, PACKAGE_ID_BYTES } from './chunks.ts';
 import { fromBase64url } from './encoding.ts';
@@ -19,6 +19,18 @@ const HEADER_ALLOWED = new Set(['alg', 'enc', 'epk', 'kid', 'package_id']);
 const isPackageId = (v: unknown): v is string =>
   typeof v === 'string' && fromBase64url(v)?.length === PACKAGE_ID_BYTES;
 
+function publicKeyOf(jwk: JWK): KeyObject {
+  let key: KeyObject | undefined;
+  try {
+    const { kty, crv, x, y } = jwk ?? {}; // never d: a private JWK given by mistake stays private
+    key = createPublicKey({ key: { kty, crv, x, y } as JsonWebKey, format: 'jwk' });
+  } catch {
+    key = undefined;
+  }
+  if (!key || !isP256(key)) throw new TypeError('the key service key must be a P-256 public JWK');
+  return key;
+}
+
 /** Wraps a content key to the key service's P-256 public key, bound to one package id. */
 export async function wrapContentKey(
   contentKey: Uint8Array,
@@ -28,9 +40,7 @@ export async function wrapContentKey(
   if (!(contentKey instanceof Uint8Array) || contentKey.byteLength !== KEY_BYTES)
     throw new TypeError(`contentKey must be ${KEY_BYTES} bytes`);
   if (!isPackageId(packageId)) throw new TypeError('packageId must be 16 bytes in base64url');
-  const { d: _private, ...publicJwk } = keyServicePublicJwk;
-  const key = createPublicKey({ key: publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
-  if (!isP256(key)) throw new TypeError('the key service key must be a P-256 JWK');
+  const key = publicKeyOf(keyServicePublicJwk);
   return new CompactEncrypt(contentKey)
     .setProtectedHeader({
       alg: ENVELOPE_ALG,

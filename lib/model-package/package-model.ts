@@ -85,8 +85,8 @@ export async function packageModel(o: PackageModelOptions): Promise<Buffer> {
   const placeholder = '0'.repeat(64);
   // parsed before the work, so bad input (no hardware model, a bad chunk size) fails at once
   const draft = parseClaims({
+    ...o.manifest, // first: the computed claims below always win
     package_id: packageId,
-    ...o.manifest,
     enc: ENC,
     chunk_size: chunkSize,
     chunk_count: chunkCountFor(size, chunkSize),

@@ -3,10 +3,11 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { chunkAad, chunkNonce } from './chunks.ts';
 import { checkPayload, decryptPackage } from './decrypt.ts';
+import { decryptReader } from './decrypt-reader.ts';
 import { decryptStream } from './decrypt-stream.ts';
 import { readPackage } from './format.ts';
 import { verifyManifest } from './manifest.ts';
-import { bytes, CHUNK, claims, contentKey, make, NOW, releaseKeys } from './test-fixtures.ts';
+import { bytes, CHUNK, claims, contentKey, make, memoryReader, NOW, releaseKeys } from './test-fixtures.ts';
 
 async function open(pkg: Buffer) {
   const parts = readPackage(pkg);
@@ -39,6 +40,20 @@ describe('round trip', () => {
     expect(out.equals(plaintext)).toBe(true);
     const streamed = await decryptStream(manifest, Readable.from([parts.payload]), contentKey);
     expect(streamed.equals(plaintext)).toBe(true);
+    const inPlace = await decryptReader(manifest, memoryReader(parts.payload), contentKey);
+    expect(inPlace.equals(plaintext)).toBe(true);
+  });
+
+  it('chunks larger than the 256 KiB slices a chunk is opened in', async () => {
+    const plaintext = bytes(1024 * 1024 + 300 * 1024 + 1, 5);
+    const { parts, manifest } = await open(await make({ plaintext, chunkSize: 1024 * 1024 }));
+    expect(decryptPackage(manifest, parts.payload, contentKey).equals(plaintext)).toBe(true);
+    expect((await decryptStream(manifest, [parts.payload], contentKey)).equals(plaintext)).toBe(true);
+    const inPlace = await decryptReader(manifest, memoryReader(parts.payload), contentKey);
+    expect(inPlace.equals(plaintext)).toBe(true);
+    const bad = Buffer.from(parts.payload);
+    bad[600 * 1024]! ^= 1; // the third slice of chunk 0
+    expect(() => decryptPackage(manifest, bad, contentKey)).toThrow(/ChunkAuthFailed: chunk 0 of 2/);
   });
 
   it('writes the claims it was given and the ones it computed', async () => {

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { checkPayload, decryptPackage } from './decrypt.ts';
+import { decryptReader } from './decrypt-reader.ts';
 import { decryptStream } from './decrypt-stream.ts';
 import { isPackageError, type PackageErrorCode } from './errors.ts';
 import { encodePackage, readPackage } from './format.ts';
@@ -16,6 +17,7 @@ import {
   contentKey,
   key,
   make,
+  memoryReader,
   NOW,
   otherReleaseKey,
   plaintext50k,
@@ -51,7 +53,7 @@ async function refused(p: Promise<unknown> | (() => unknown), code: PackageError
   return e as { chunkIndex?: number };
 }
 
-/** The chunk layer alone, in memory and streamed: refused at `index`, the output zeroed. */
+/** The chunk layer alone, in memory, streamed and read in place: refused at `index`, the output zeroed. */
 async function chunkLayerRefuses(m: Manifest, payload: Buffer, index: number, k: Uint8Array = contentKey) {
   const out = Buffer.alloc(m.plaintext_size, 0x55);
   const e = await refused(() => decryptPackage(m, payload, k, { output: out }), 'ChunkAuthFailed');
@@ -62,6 +64,13 @@ async function chunkLayerRefuses(m: Manifest, payload: Buffer, index: number, k:
   const e2 = await refused(decryptStream(m, stream, k, { output: out2 }), 'ChunkAuthFailed');
   expect(e2.chunkIndex).toBe(index);
   expect(out2.every((b) => b === 0)).toBe(true);
+  const out3 = Buffer.alloc(m.plaintext_size, 0x55);
+  const e3 = await refused(
+    decryptReader(m, memoryReader(payload, 5000), k, { output: out3 }),
+    'ChunkAuthFailed',
+  );
+  expect(e3.chunkIndex).toBe(index);
+  expect(out3.every((b) => b === 0)).toBe(true);
 }
 
 const splitEvery = (b: Buffer, size: number): Buffer[] =>
@@ -120,6 +129,7 @@ describe('chunks moved', () => {
       await refused(load(repack(payload)), 'PayloadSizeMismatch'); // container length rewritten
       await refused(() => decryptPackage(manifest, payload, contentKey), 'PayloadSizeMismatch');
       await refused(decryptStream(manifest, [payload], contentKey), 'PayloadSizeMismatch');
+      await refused(decryptReader(manifest, memoryReader(payload), contentKey), 'PayloadSizeMismatch');
     }
   });
 
@@ -151,6 +161,12 @@ describe('truncation', () => {
       const out = Buffer.alloc(manifest.plaintext_size, 0x55);
       await refused(
         decryptStream(manifest, splitEvery(payload, 1000), contentKey, { output: out }),
+        'PayloadSizeMismatch',
+      );
+      expect(out.every((b) => b === 0)).toBe(true);
+      out.fill(0x55);
+      await refused(
+        decryptReader(manifest, memoryReader(payload), contentKey, { output: out }),
         'PayloadSizeMismatch',
       );
       expect(out.every((b) => b === 0)).toBe(true);
@@ -214,6 +230,7 @@ describe('the manifest', () => {
     );
     expect(out.every((b) => b === 0)).toBe(true);
     await refused(decryptStream(m, [parts.payload], contentKey), 'PlaintextDigestMismatch');
+    await refused(decryptReader(m, memoryReader(parts.payload), contentKey), 'PlaintextDigestMismatch');
   });
 });
 

@@ -54,3 +54,18 @@ export const make = (over: Partial<PackageModelOptions> = {}): Promise<Buffer> =
     now: NOW,
     ...over,
   });
+
+/** A PayloadReader over bytes in memory, giving at most `most` bytes a call (short reads). */
+export const memoryReader =
+  (payload: Uint8Array, most = Number.MAX_SAFE_INTEGER) =>
+  async (buffers: Uint8Array[], position: number): Promise<number> => {
+    let n = 0;
+    for (const b of buffers) {
+      const take = Math.min(b.length, payload.length - position - n, most - n);
+      if (take <= 0) break;
+      b.set(payload.subarray(position + n, position + n + take));
+      n += take;
+      if (take < b.length) break;
+    }
+    return n;
+  };
