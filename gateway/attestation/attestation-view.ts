@@ -83,7 +83,7 @@ export class AttestationView {
     const st = this.states.get(p.id);
     const model = p.hardwareModel ?? st?.hardwareModel;
     if (model === undefined || !this.required.has(model)) return false;
-    return !st || st.status !== 'affirming' || st.expiresAt <= this.now();
+    return st?.status !== 'affirming' || st.expiresAt <= this.now();
   }
 
   /** The device's latest known state, for logs and health. */
