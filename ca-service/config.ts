@@ -42,6 +42,9 @@ const Env = z.object({
   // model packages uploaded by release managers (POST /v1/releases) only
   EDGESEAL_MAX_PACKAGE_BYTES: z.coerce.number().int().min(65_536).max(4_294_967_296).default(1_073_741_824),
   EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+  // the gateway the telemetry consumer reads devices/+/telemetry from (edgeseal up: its own)
+  EDGESEAL_TELEMETRY_GATEWAY_URL: z.url({ protocol: /^mqtts$/ }).optional(),
+  EDGESEAL_DRIFT_WINDOW_MESSAGES: z.coerce.number().int().min(1).max(100_000).default(30),
   EDGESEAL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -67,6 +70,10 @@ export interface CaConfig {
   readonly attestationResultTtlSeconds: number;
   /** repeated refusals of an unverified caller (same source, action, reason) within this window: one event */
   readonly auditRefusalWindowSeconds: number;
+  /** mqtts:// URL of the gateway the telemetry consumer subscribes through; none: consumer off */
+  readonly telemetryGatewayUrl: string | undefined;
+  /** K of the drift statistic's decayed histogram sum (core/drift.ts) */
+  readonly driftWindowMessages: number;
   readonly logLevel: string;
 }
 
@@ -96,6 +103,8 @@ export function parseCaConfig(env: Readonly<Record<string, string | undefined>>)
     attestationNonceTtlSeconds: e.EDGESEAL_ATTESTATION_NONCE_TTL_SECONDS,
     attestationResultTtlSeconds: e.EDGESEAL_ATTESTATION_RESULT_TTL_SECONDS,
     auditRefusalWindowSeconds: e.EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS,
+    telemetryGatewayUrl: e.EDGESEAL_TELEMETRY_GATEWAY_URL,
+    driftWindowMessages: e.EDGESEAL_DRIFT_WINDOW_MESSAGES,
     logLevel: e.EDGESEAL_LOG_LEVEL,
   });
 }

@@ -18,6 +18,7 @@ import { GatewayLeases, type LeaseRequest } from './core/gateway-leases.ts';
 import type { AuditEvent, Clock } from './core/ports.ts';
 import type { AttestationFeed } from './attestation/feed.ts';
 import { type AttestationParts, contentKeyAad, startAttestation } from './attestation/start.ts';
+import { startTelemetry, type TelemetryParts } from './telemetry/start.ts';
 import { RevocationService, type RevokedEntry } from './core/revocation.ts';
 import { TokenService } from './core/tokens.ts';
 import { ReleaseKeys } from './core/release-keys.ts';
@@ -65,6 +66,8 @@ export interface ControlPlane {
   readonly local: LocalFleetLink;
   /** the verifier, reference values and attestation feed (bench/attest.ts calls the service directly) */
   readonly attestation: AttestationParts;
+  /** the telemetry store and consumer (startConsumer: the gateway `edgeseal up` runs) */
+  readonly telemetry: TelemetryParts;
   close(): Promise<void>;
 }
 
@@ -92,6 +95,8 @@ export interface StartOptions {
   readonly announce?: boolean;
   readonly crl?: Partial<CrlOptions>;
   readonly checkpointIntervalMs?: number;
+  /** the telemetry consumer's gateway is given later (telemetry.startConsumer) */
+  readonly telemetryConsumerLater?: boolean;
 }
 
 const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h === '0.0.0.0' ? '127.0.0.1' : h);
@@ -151,6 +156,14 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     certificate: (serial) => issuanceStore.getCertificate(serial),
     isRevoked: (serial) => !!crl.revoked(serial),
   });
+  const telemetry = await startTelemetry({
+    config,
+    boot,
+    clock,
+    log,
+    issuanceStore,
+    consumerLater: opts.telemetryConsumerLater,
+  });
   const releaseKeys = new ReleaseKeys(new ReleaseKeyStore(database.db), clock);
   const releases = new ReleaseService(
     new ReleaseStore(database.db),
@@ -185,6 +198,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     maxPackageBytes: config.maxPackageBytes,
     releases,
     releaseKeys,
+    devices: telemetry.store,
     trustDomain: config.trustDomain,
     version: VERSION,
     health: () => ping(database.db),
@@ -275,6 +289,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     clearInterval(ocspRenewTimer);
     crl.stop();
     checkpointer.stop();
+    await telemetry.close();
     await attestation.close();
     await refusals.close();
     https.close();
@@ -314,6 +329,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
     checkpointer,
     refusals,
     attestation,
+    telemetry,
     local: {
       chain: hierarchy.chain,
       serverIdentity: (hosts) =>
@@ -338,6 +354,7 @@ export async function startControlPlane(config: CaConfig, opts: StartOptions = {
       https.closeAllConnections();
       http.closeAllConnections();
       await Promise.all([new Promise((r) => https.close(r)), new Promise((r) => http.close(r))]);
+      await telemetry.close(); // its last acknowledged messages are committed before the database goes
       await attestation.close();
       await refusals.close(); // what was counted since the last flush, before the database goes
       if (opts.announce !== false) rmSync(endpointFile, { force: true });

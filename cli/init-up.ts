@@ -70,10 +70,12 @@ export async function upCommand(config: CaConfig, what: string | undefined): Pro
     throw new UsageError(`a control plane is already running for ${config.dataDir}`);
   }
   const log = pino({ level: config.logLevel, base: { service: 'ca' } });
-  const cp = await startControlPlane(config, { log });
+  // the telemetry consumer reads through the gateway started below (or the configured one)
+  const cp = await startControlPlane(config, { log, telemetryConsumerLater: !!gwConfig });
   let gw: { mqttsUrl: string; metricsUrl: string; close(): Promise<void> } | undefined;
   try {
     if (gwConfig) gw = await gatewayThread(config, cp.httpsUrl, readFileSync(cp.boot.paths.rootPem, 'utf8'));
+    if (gw && !config.telemetryGatewayUrl) cp.telemetry.startConsumer(gw.mqttsUrl);
   } catch (e) {
     await cp.close();
     throw e;
@@ -98,6 +100,7 @@ export async function upCommand(config: CaConfig, what: string | undefined): Pro
     ].join('\n'),
   );
   onSignals(log, async () => {
+    await cp.telemetry.close(); // before its gateway goes, so it does not try to reconnect
     await gw?.close();
     await cp.close();
   });

@@ -5,6 +5,7 @@ import { agentCommand } from './agent.ts';
 import { attestCommand } from './attest.ts';
 import { auditCommand } from './audit.ts';
 import { batchCommand } from './batch.ts';
+import { devicesCommand } from './devices.ts';
 import { firmwareCommand } from './firmware.ts';
 import { modelCommand } from './model.ts';
 import { releaseCommand } from './release.ts';
@@ -45,6 +46,9 @@ usage: edgeseal <command> [options] [--json]
   firmware policy --hardware-model M --attestation auto|required|off | retire ID | list
                                reference values devices are appraised against (security-admin)
   attest status [--device D]   the latest attestation result per device, with its reasons
+  devices [--hardware-model M] [--anomalous] [--drifting] [--limit N] | devices show D
+                               fleet state: certificate, attestation, model, latest inference,
+                               anomalies, input drift (PSI against the training distribution)
   release key create [--label L] | key list | key revoke KID
                                manifest signing keys (made here, wrapped under the KEK; admin registers)
   model package --in model.onnx --model-id ID --version V --hardware-model M [--hardware-model M2]
@@ -110,6 +114,8 @@ async function main(argv: string[]): Promise<void> {
       return firmwareCommand(rest, client, json);
     case 'attest':
       return attestCommand(rest, client, json);
+    case 'devices':
+      return devicesCommand(rest, client, json);
     case 'model':
       return modelCommand(rest, client, json, config);
     case 'release':

@@ -35,6 +35,8 @@ export const PERMISSIONS = {
   'release.read': ['admin', 'auditor', 'security-admin', 'release-manager'],
   'release-key.manage': ['admin'],
   'release-key.revoke': ['admin', 'security-admin'],
+  // fleet state: certificate, attestation, model, inference and drift per device (issue 9)
+  'device.read': ['admin', 'auditor', 'security-admin', 'release-manager'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -42,6 +42,8 @@ import { uiRoutes } from '../ui/routes.tsx';
 import type { UiSessionPort } from '../ui/sessions.ts';
 import { serviceRoutes } from './v1/services.ts';
 import { tokenRoutes } from './v1/tokens.ts';
+import { deviceRoutes } from './v1/devices.ts';
+import type { TelemetryStore } from '../store/telemetry-store.ts';
 
 export interface AppDeps {
   readonly authority: Authority;
@@ -71,6 +73,8 @@ export interface AppDeps {
   readonly maxPackageBytes: number;
   readonly releases: ReleaseService;
   readonly releaseKeys: ReleaseKeys;
+  /** fleet state: devices with their telemetry (telemetry/start.ts) */
+  readonly devices: TelemetryStore;
   readonly trustDomain: string;
   readonly version: string;
   readonly health: () => Promise<void>;
@@ -130,6 +134,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
     releaseKeyRoutes({ keys: d.releaseKeys, tokens: d.tokens, device: d.attestation.device }),
   );
   app.get('/v1/telemetry-key', encryptionKeyRoute(d.telemetryKey));
+  app.route('/v1/devices', deviceRoutes(d.devices, d.tokens, d.clock));
   app.get('/v1/key-service-key', encryptionKeyRoute(d.keyServiceKey));
   app.route('/v1/audit', auditRoutes(d.auditLog, d.logKey, d.tokens));
   app.route('/v1/tlog', tlogRoutes(d.tlog, d.tokens));
@@ -158,6 +163,7 @@ export function createApp(d: AppDeps): Hono<AppEnv> {
         results: (limit) => d.attestation.store.statuses(undefined, limit),
         references: () => d.attestation.firmware.list(),
       },
+      devices: d.devices,
     }),
   );
   const ca = {

@@ -2,6 +2,7 @@
 // handlers validate with, so the document cannot drift from the code on shapes.
 import { z } from 'zod';
 import { InventoryQuery } from './v1/inventory.ts';
+import { DevicesQuery } from './v1/devices.ts';
 import * as S from './v1/schemas.ts';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input' });
@@ -184,6 +185,28 @@ export function openApiDocument(version: string) {
             schema: { type: 'string' },
           })),
           responses: { '200': { description: 'items and next_cursor, or text/csv' }, ...errors },
+        },
+      },
+      '/v1/devices': {
+        get: {
+          summary:
+            'Fleet state: each device with its certificate, attestation, model, latest inference, anomalies, input statistics and drift (PSI) verdict',
+          security: [{ token: [] }],
+          parameters: Object.keys(DevicesQuery.shape).map((name) => ({
+            name,
+            in: 'query',
+            required: false,
+            schema: schema(DevicesQuery.shape[name as keyof typeof DevicesQuery.shape]),
+          })),
+          responses: { '200': { description: 'items (by device id) and next_cursor' }, ...errors },
+        },
+      },
+      '/v1/devices/{id}': {
+        get: {
+          summary: 'One device, with its latest input histograms and the PSI of every feature',
+          security: [{ token: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'ok' }, ...errors, '404': problem('no such device') },
         },
       },
       '/v1/findings': {

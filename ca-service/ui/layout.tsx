@@ -35,6 +35,7 @@ export function Page(props: { title: string; signedIn?: boolean; children?: Chil
               <a href="/ui">Certificates</a>
               <a href="/ui/findings">Findings</a>
               <a href="/ui/attestation">Attestation</a>
+              <a href="/ui/devices">Devices</a>
               <a href="/ui/audit">Audit chain</a>
               <form method="post" action="/ui/logout" class="signout">
                 <button type="submit">Sign out</button>

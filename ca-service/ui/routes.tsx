@@ -21,6 +21,9 @@ import type { AuditLogStore } from '../store/audit-log.ts';
 import type { InventoryStore } from '../store/inventory-store.ts';
 import { AuditPage } from './audit-page.tsx';
 import { AttestationPage } from './attestation-page.tsx';
+import { type DeviceFilters, DevicesPage } from './devices-page.tsx';
+import { deviceView } from '../telemetry/device-view.ts';
+import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { Page, STYLE_SOURCE, StatusCell } from './layout.tsx';
 import type { StoredResult } from '../store/attestation-store.ts';
 import type { FirmwareService } from '../core/firmware.ts';
@@ -55,6 +58,8 @@ export interface UiDeps {
     results(limit: number): Promise<StoredResult[]>;
     references(): ReturnType<FirmwareService['list']>;
   };
+  /** devices with their telemetry and drift verdict (issue 9) */
+  readonly devices: Pick<TelemetryStore, 'list'>;
 }
 
 const status = (r: { revokedAt: Date | null; notAfter: Date }, now: Date) =>
@@ -249,7 +254,10 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
   });
 
   app.get('/findings', async (c) => {
-    const f = await d.inventory.findings(d.clock.now());
+    const [f, drifting] = await Promise.all([
+      d.inventory.findings(d.clock.now()),
+      d.devices.list({ drifting: true }, undefined, 1000),
+    ]);
     const rows = [
       ...f.sharedKeys.map((k) => ({
         sev: 'high',
@@ -269,6 +277,15 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
         subject: r.serial,
         detail: `${r.deviceId}: RSA-${r.keyBits}`,
       })),
+      ...drifting.map((r) => {
+        const v = deviceView(r, d.clock.now());
+        return {
+          sev: 'medium',
+          type: 'drifting inputs',
+          subject: r.id,
+          detail: `PSI ${v.drift?.score?.toFixed(2)} on ${v.drift?.top_feature ?? '?'} (threshold ${v.drift?.threshold ?? '?'})`,
+        };
+      }),
       ...f.expiring.map((r) => ({
         sev: 'low',
         type: 'expiring soon',
@@ -321,6 +338,45 @@ export function uiRoutes(d: UiDeps): Hono<AppEnv> {
         denied={refs.denied}
         policies={refs.policies}
         now={d.clock.now()}
+      />,
+    );
+  });
+
+  app.get('/devices', async (c) => {
+    const q = c.req.query();
+    const tri = (v: string | undefined) => (v === 'true' || v === 'false' ? v : '');
+    const filters: DeviceFilters = {
+      model: (q.model ?? '').slice(0, 64),
+      anomalous: tri(q.anomalous),
+      drifting: tri(q.drifting),
+    };
+    const bool = (v: '' | 'true' | 'false') => (v === '' ? undefined : v === 'true');
+    const after = /^[A-Za-z0-9_-]{1,200}$/.test(q.cursor ?? '')
+      ? Buffer.from(q.cursor!, 'base64url').toString('utf8')
+      : undefined;
+    const [rows, drifting] = await Promise.all([
+      d.devices.list(
+        {
+          hardwareModel: filters.model || undefined,
+          anomalous: bool(filters.anomalous),
+          drifting: bool(filters.drifting),
+        },
+        after,
+        50,
+      ),
+      d.devices.list({ drifting: true }, undefined, 100),
+    ]);
+    const now = d.clock.now();
+    const next =
+      rows.length === 50
+        ? new URLSearchParams({ ...filters, cursor: Buffer.from(rows.at(-1)!.id).toString('base64url') })
+        : undefined;
+    return c.html(
+      <DevicesPage
+        items={rows.map((r) => deviceView(r, now))}
+        drifting={drifting.map((r) => deviceView(r, now))}
+        filters={filters}
+        next={next?.toString()}
       />,
     );
   });
