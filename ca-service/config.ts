@@ -43,7 +43,7 @@ const Env = z.object({
   EDGESEAL_MAX_PACKAGE_BYTES: z.coerce.number().int().min(65_536).max(4_294_967_296).default(1_073_741_824),
   EDGESEAL_AUDIT_REFUSAL_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   // the gateway the telemetry consumer reads devices/+/telemetry from (edgeseal up: its own)
-  EDGESEAL_TELEMETRY_GATEWAY_URL: z.url({ protocol: /^mqtts$/ }).optional(),
+  EDGESEAL_TELEMETRY_GATEWAY_URL: z.url({ protocol: /^mqtts$/, error: 'must be an mqtts:// URL' }).optional(),
   EDGESEAL_DRIFT_WINDOW_MESSAGES: z.coerce.number().int().min(1).max(100_000).default(30),
   EDGESEAL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });

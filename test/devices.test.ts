@@ -248,6 +248,20 @@ describe('GET /v1/devices', () => {
     expect((await get('/v1/devices', await createToken(s, 'gateway'))).status).toBe(403);
     expect((await s.api('/v1/devices')).status).toBe(401);
   });
+
+  it('is described in the OpenAPI document', async () => {
+    const doc = (await (await s.api('/openapi.json')).json()) as {
+      paths: Record<string, { get?: { parameters?: { name: string }[] } }>;
+    };
+    expect(doc.paths['/v1/devices']?.get?.parameters?.map((p) => p.name)).toEqual([
+      'hardware_model',
+      'anomalous',
+      'drifting',
+      'limit',
+      'cursor',
+    ]);
+    expect(doc.paths['/v1/devices/{id}']?.get).toBeDefined();
+  });
 });
 
 describe('GET /v1/devices/{id}', () => {
