@@ -173,6 +173,24 @@ describe('summarizeFeatures', () => {
     expect(s.features[0]!.deciles).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
     expect(s.features[0]!.std).toBeCloseTo(Math.sqrt((101 * 101 - 1) / 12), 9);
     expect(s.features[1]).toMatchObject({ mean: 7, std: 0, min: 7, max: 7 });
+    expect(s.byClass).toBeUndefined();
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+  });
+
+  it("with labels, each class's share of every decile bin (the drift check's per-class baseline)", () => {
+    // 0..99: class 'low' below 50, 'high' from 50; deciles 9.9, 19.8, …, 89.1
+    const rows = Float32Array.from({ length: 100 }, (_, i) => i);
+    const labels = Int32Array.from({ length: 100 }, (_, i) => (i < 50 ? 0 : 1));
+    const s = summarizeFeatures(rows, ['ramp'], labels, ['low', 'high']);
+    expect(s.features[0]!.deciles[4]).toBeCloseTo(49.5, 9);
+    // bin k holds edge[k−1] ≤ x < edge[k]: 0–9, 10–19, …, 90–99, ten values each
+    expect(s.byClass).toEqual([
+      { name: 'low', n: 50, proportions: [[0.2, 0.2, 0.2, 0.2, 0.2, 0, 0, 0, 0, 0]] },
+      { name: 'high', n: 50, proportions: [[0, 0, 0, 0, 0, 0.2, 0.2, 0.2, 0.2, 0.2]] },
+    ]);
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+    expect(() => summarizeFeatures(rows, ['ramp'], labels)).toThrow(TypeError);
+    expect(() => summarizeFeatures(rows, ['ramp'], labels.subarray(1), ['low', 'high'])).toThrow(TypeError);
+    expect(() => summarizeFeatures(rows, ['ramp'], labels, ['low'])).toThrow(/not an index/);
   });
 });

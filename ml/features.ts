@@ -24,7 +24,12 @@
 import { fft, isPowerOfTwo } from './fft.ts';
 import { ZERO_RUN_MIN } from './signal.ts';
 
-export { summarizeFeatures, type FeatureSummary, type TrainingDistribution } from './feature-stats.ts';
+export {
+  type ClassBins,
+  type FeatureSummary,
+  summarizeFeatures,
+  type TrainingDistribution,
+} from './feature-stats.ts';
 
 /** Band k covers BAND_EDGES_HZ[k] ≤ f < BAND_EDGES_HZ[k+1] (the last band includes its top edge). */
 export const BAND_EDGES_HZ = Object.freeze([1, 8, 16, 32, 64, 128, 256, 512, 1024]);

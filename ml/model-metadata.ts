@@ -8,7 +8,10 @@ export const METADATA_KEYS = Object.freeze({
   classes: 'edgeseal.classes',
   /** JSON array: feature names, in input column order. */
   features: 'edgeseal.features',
-  /** JSON: TrainingDistribution (mean, std, min, max, deciles per feature; n). */
+  /**
+   * JSON: TrainingDistribution (mean, std, min, max, deciles per feature; n; byClass: per class,
+   * the share of its training windows in each decile bin of each feature).
+   */
   trainingDistribution: 'edgeseal.training_distribution',
   /** JSON: the window the features are computed on ({ sampleRate, length, extractor }). */
   window: 'edgeseal.window',

@@ -70,6 +70,22 @@ describe('the committed model, ml/models/vibration.onnx', () => {
     expect(m.window).toMatchObject({ sampleRate: 2048, length: 2048 });
     expect(m.trainingDistribution.features.map((f) => f.name)).toEqual([...FEATURE_NAMES]);
     for (const f of m.trainingDistribution.features) expect(f.deciles).toHaveLength(9);
+    // per class, its training windows' share of each decile bin of each feature (the drift
+    // check compares a device with the classes its inferences name, mixed by their shares)
+    const byClass = m.trainingDistribution.byClass!;
+    expect(byClass.map((c) => c.name)).toEqual([...CLASSES]);
+    for (const c of byClass) {
+      expect(c.n).toBe(2000);
+      expect(c.proportions).toHaveLength(FEATURE_NAMES.length);
+      for (const row of c.proportions) {
+        expect(row).toHaveLength(10);
+        expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+      }
+    }
+    // the training set is an even mix of the classes: their mean is the deciles' 10 % per bin
+    for (let j = 0; j < FEATURE_NAMES.length; j++)
+      for (let k = 0; k < 10; k++)
+        expect(byClass.reduce((a, c) => a + c.proportions[j]![k]!, 0) / byClass.length).toBeCloseTo(0.1, 3);
     expect(m.padding).toBeUndefined();
     // the standardisation constants in the graph are the distribution's mean and std
     expect(Array.from(reference.mean)).toEqual(

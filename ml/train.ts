@@ -66,7 +66,8 @@ export function runTraining(
   const train = makeDataset(createRng(options.seed), options.trainPerClass);
   const test = makeDataset(createRng(options.seed + 1), options.testPerClass);
   const t1 = now();
-  const distribution = summarizeFeatures(train.x, FEATURE_NAMES);
+  // with the labels: each class's share of every decile bin, the drift check's per-class baseline
+  const distribution = summarizeFeatures(train.x, FEATURE_NAMES, train.y, CLASSES);
   const { model, losses } = trainMlp(train, distribution, options, createRng(options.seed + 2));
   const t2 = now();
   const heldOut = evaluate(model, test);

@@ -14,7 +14,7 @@ import {
   releases,
   telemetryMessages,
 } from '../../migrations/schema/index.ts';
-import { thresholdOf } from '../core/drift.ts';
+import { type DriftSettings, driftSettingsOf } from '../core/drift.ts';
 import type { TelemetryRecord } from '../telemetry/message.ts';
 import {
   type DevicePicture,
@@ -47,7 +47,7 @@ export interface DeviceRow {
   readonly telemetry: DevicePicture | null;
 }
 
-/** a release's threshold is read once; an unknown release is asked again after this */
+/** a release's drift settings are read once; an unknown release is asked again after this */
 const UNKNOWN_RELEASE_TTL_MS = 60_000;
 const MAX_CACHED_RELEASES = 10_000;
 /** the largest group: 512 rows × 10 columns stay far below Postgres's 65535 parameters */
@@ -108,7 +108,7 @@ export class TelemetryStore {
     (items) => this.ingestGroup(items),
     MAX_GROUP,
   );
-  private readonly thresholds = new Map<string, { value: number; known: boolean; at: number }>();
+  private readonly driftSettings = new Map<string, { value: DriftSettings; known: boolean; at: number }>();
 
   constructor(
     private readonly db: Db,
@@ -132,7 +132,7 @@ export class TelemetryStore {
         candidates.push(i);
       }
     });
-    const threshold = await this.resolveThresholds(items);
+    const settings = await this.resolveDriftSettings(items);
     await this.db.transaction(async (tx) => {
       const inserted = await tx
         .insert(telemetryMessages)
@@ -173,10 +173,7 @@ export class TelemetryStore {
         const r = items[i]!;
         pictures.set(
           r.deviceId,
-          fold(pictures.get(r.deviceId), r, {
-            threshold: threshold(r),
-            windowMessages: this.o.windowMessages,
-          }),
+          fold(pictures.get(r.deviceId), r, { ...settings(r), windowMessages: this.o.windowMessages }),
         );
       }
       const t = deviceTelemetry;
@@ -201,16 +198,19 @@ export class TelemetryStore {
     return outcome.map((value) => ({ ok: true, value }));
   }
 
-  /** Each message's drift threshold, from its release's manifest (read once per release). */
-  private async resolveThresholds(
+  /**
+   * Each message's drift threshold and per-class baseline, from its release's manifest (read
+   * once per release).
+   */
+  private async resolveDriftSettings(
     items: readonly TelemetryRecord[],
-  ): Promise<(r: TelemetryRecord) => number> {
+  ): Promise<(r: TelemetryRecord) => DriftSettings> {
     const now = this.o.now().getTime();
     const missing = new Set<string>();
     for (const r of items) {
       const k = releaseKey(r);
       if (!k || !r.inputStats) continue;
-      const c = this.thresholds.get(k);
+      const c = this.driftSettings.get(k);
       if (!c || (!c.known && now - c.at > UNKNOWN_RELEASE_TTL_MS)) missing.add(k);
     }
     if (missing.size) {
@@ -230,18 +230,18 @@ export class TelemetryStore {
         })
         .from(releases)
         .where(or(...where));
-      if (this.thresholds.size > MAX_CACHED_RELEASES) this.thresholds.clear();
+      if (this.driftSettings.size > MAX_CACHED_RELEASES) this.driftSettings.clear();
       for (const k of missing)
-        this.thresholds.set(k, { value: thresholdOf(undefined), known: false, at: now });
+        this.driftSettings.set(k, { value: driftSettingsOf(undefined), known: false, at: now });
       for (const row of rows) {
-        const value = thresholdOf(manifestDrift(row.manifest));
+        const value = driftSettingsOf(manifestDrift(row.manifest));
         for (const k of [`id:${row.id}`, `mv:${row.modelId}\u0000${row.version}`])
-          if (missing.has(k)) this.thresholds.set(k, { value, known: true, at: now });
+          if (missing.has(k)) this.driftSettings.set(k, { value, known: true, at: now });
       }
     }
     return (r) => {
       const k = releaseKey(r);
-      return (k && this.thresholds.get(k)?.value) || thresholdOf(undefined);
+      return (k && this.driftSettings.get(k)?.value) || driftSettingsOf(undefined);
     };
   }
 

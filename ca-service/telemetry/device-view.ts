@@ -71,11 +71,16 @@ export function deviceView(r: DeviceRow, now: Date, detail = false) {
           top_feature: verdict?.warmingUp === false ? verdict.topFeature : null,
           windows: verdict?.windows ?? 0,
           warming_up: verdict ? verdict.warmingUp : true,
+          // what the inputs were compared with: the classes the device's model labelled, mixed
+          // by their shares, or the training set's own mix (verdicts from before it was named
+          // were all against the training mix)
+          expected: verdict?.expected ?? 'training_mix',
           ...(detail && verdict
             ? {
                 per_feature: Object.fromEntries(
                   (stats?.drift?.state.features ?? []).map((f, i) => [f, verdict.perFeature[i] ?? null]),
                 ),
+                class_shares: verdict.classShares ?? null,
               }
             : {}),
         }

@@ -1,5 +1,6 @@
 // How a device's picture follows its messages: counters, the latest by the device's clock
-// (capped at arrival), and drift fed by every message, late ones included.
+// (capped at arrival), and drift fed by every message, late ones included, weighed by the
+// labels the message carries when the release has a per-class baseline.
 import { describe, expect, it } from 'vitest';
 import type { TelemetryRecord } from './message.ts';
 import { type DevicePicture, fold } from './picture.ts';
@@ -74,5 +75,48 @@ describe('fold', () => {
     );
     expect(p).toMatchObject({ messages: 2, releaseId: 'r1', modelVersion: '1.0.0', lastSeenAt: at(5) });
     expect(p.latestInputStats).toEqual(first.latestInputStats);
+  });
+
+  it('sums the labels with the histograms and judges against the labelled classes when the release has them', () => {
+    // feature f: class normal fills the low half of the bins, bearing_wear the high half
+    const baseline = {
+      features: ['f'],
+      classes: [
+        { name: 'normal', proportions: [[0.2, 0.2, 0.2, 0.2, 0.2, 0, 0, 0, 0, 0]] },
+        { name: 'bearing_wear', proportions: [[0, 0, 0, 0, 0, 0.2, 0.2, 0.2, 0.2, 0.2]] },
+      ],
+    };
+    const healthy = (i: number) =>
+      rec(`m${i}`, i, {
+        inputStats: {
+          features: ['f'],
+          n: 10,
+          mean: [0],
+          std: [1],
+          histograms: [[2, 2, 2, 2, 2, 0, 0, 0, 0, 0]],
+        },
+      });
+    const msgs = Array.from({ length: 25 }, (_, i) => healthy(i));
+    const labelled = msgs.reduce<DevicePicture | undefined>(
+      (p, r) => fold(p, r, { ...opts, baseline }),
+      undefined,
+    )!;
+    const state = labelled.latestInputStats!.drift!.state;
+    expect(state.windows).toBeGreaterThan(150);
+    expect(state.labels).toEqual({ normal: state.windows }); // the same decayed windows
+    expect(labelled.latestInputStats!.drift!.verdict).toMatchObject({
+      expected: 'labelled_classes',
+      classShares: { normal: 1, bearing_wear: 0 },
+      warmingUp: false,
+      drifting: false,
+    });
+    expect(labelled).toMatchObject({ drifting: false, driftScore: 0 });
+    // the same device against a release without per-class proportions: the training mix
+    const older = run(...msgs);
+    expect(older.latestInputStats!.drift!.verdict).toMatchObject({
+      expected: 'training_mix',
+      classShares: null,
+    });
+    expect(older.drifting).toBe(true);
   });
 });

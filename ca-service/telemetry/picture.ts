@@ -5,7 +5,7 @@
 // running ahead cannot pin its picture): a message older than the picture (buffered while
 // offline, or redelivered late) still counts and feeds drift, but does not replace the latest
 // inference, statistics or model.
-import { accumulate, type DriftState, type DriftVerdict, judge } from '../core/drift.ts';
+import { accumulate, type ClassBaseline, type DriftState, type DriftVerdict, judge } from '../core/drift.ts';
 import type { Inference, TelemetryRecord } from './message.ts';
 
 export interface LatestInference extends Inference {
@@ -29,7 +29,7 @@ export interface LatestInputStats {
   readonly mean: readonly (number | null)[];
   readonly std: readonly (number | null)[];
   readonly histograms: readonly (readonly number[])[];
-  /** the decayed histogram sums and the verdict on them (core/drift.ts) */
+  /** the decayed histogram sums and label counts, and the verdict on them (core/drift.ts) */
   readonly drift: DriftPicture | null;
 }
 
@@ -53,6 +53,11 @@ export interface FoldOptions {
   readonly threshold: number;
   /** K of the decayed sum (core/drift.ts) */
   readonly windowMessages: number;
+  /**
+   * the per-class bin proportions of the message's release (its manifest's drift section), or
+   * null/absent (an older model, an unknown release): compared with the training mix
+   */
+  readonly baseline?: ClassBaseline | null | undefined;
 }
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
@@ -76,16 +81,31 @@ export function fold(prev: DevicePicture | undefined, r: TelemetryRecord, o: Fol
   let drifting = prev?.drifting ?? false;
   if (r.inputStats) {
     const s = r.inputStats;
-    const state = accumulate(latestInputStats?.drift?.state, s.features, s.histograms, o.windowMessages);
-    const v = judge(state, o.threshold);
+    // the labels the model gave these windows weigh the classes the inputs are compared with
+    const state = accumulate(
+      latestInputStats?.drift?.state,
+      s.features,
+      s.histograms,
+      o.windowMessages,
+      r.inference?.counts,
+    );
+    const v = judge(state, o.threshold, o.baseline);
+    const roundAll = (x: Readonly<Record<string, number>>) =>
+      Object.fromEntries(Object.entries(x).map(([k, n]) => [k, round(n)]));
     const drift: DriftPicture = {
       // rounded: the row is rewritten with every message, and six digits are plenty
-      state: { ...state, sums: state.sums.map((row) => row.map(round)), windows: round(state.windows) },
+      state: {
+        ...state,
+        sums: state.sums.map((row) => row.map(round)),
+        windows: round(state.windows),
+        labels: roundAll(state.labels),
+      },
       verdict: {
         ...v,
         score: v.score === null ? null : round(v.score),
         perFeature: v.perFeature.map(round),
         windows: round(v.windows),
+        classShares: v.classShares && roundAll(v.classShares),
       },
     };
     driftScore = drift.verdict.score;
