@@ -2,7 +2,10 @@
 // devices/{id}/ota. Parsing only; main.ts decides what each one sets in motion.
 import { createHash } from 'node:crypto';
 
-export type Command = { readonly type: 'attest' } | { readonly type: 'unknown'; readonly name: string };
+export type Command =
+  | { readonly type: 'attest' }
+  | { readonly type: 'update' }
+  | { readonly type: 'unknown'; readonly name: string };
 
 /** A command is a JSON object with a `type`; anything else is an unknown command, not an error. */
 export function parseCommand(payload: Buffer): Command {
@@ -14,10 +17,11 @@ export function parseCommand(payload: Buffer): Command {
   }
   const t = typeof v === 'object' && v !== null ? (v as { type?: unknown }).type : undefined;
   if (t === 'attest') return { type: 'attest' };
+  if (t === 'update') return { type: 'update' };
   return { type: 'unknown', name: typeof t === 'string' ? t.slice(0, 64) : '(no type)' };
 }
 
-/** What the log says of an OTA notice until OTA is built: its size and digest. */
+/** What the log says of an OTA notice (until Part 6 signs them, a notice only makes the agent check): its size and digest. */
 export function otaNoticeFields(payload: Buffer): Record<string, unknown> {
   return { bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex') };
 }

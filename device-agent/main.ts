@@ -2,11 +2,18 @@
 // and wires them. One process per device; one JSON log line per event on stdout.
 //
 //   identity ── renewal (EST simplereenroll) ──► new certificate ──► HTTPS + MQTT reconnect
-//   attester (challenge → evidence → result) ──► status, key release, telemetry, subscriptions
-//   MQTT link ◄── cmd {"type":"attest"} re-attests; ota is logged
+//   attester (challenge → evidence → result) ──► status, key release, telemetry, subscriptions,
+//                                                and the model (contraindicated: session released)
+//   model: latest release ─► manifest verified ─► package downloaded, checked ─► key released
+//          ─► decrypted in memory ─► onnxruntime session ─► inference on the sensor
+//   telemetry: inference summaries ─► JWE ─► durable outbox ─► MQTT (QoS 1, deleted on PUBACK)
+//   MQTT link ◄── cmd {"type":"attest"} re-attests, {"type":"update"} and ota notices check the release
 import { Attester, type Standing } from './attest/attester.ts';
 import { agentCodeDigest, sha256File } from './attest/measure.ts';
 import { otaNoticeFields, parseCommand } from './commands.ts';
+import { makeSensor } from './inference/file-sensor.ts';
+import { DEFAULT_WINDOW_INTERVAL_MS } from './inference/inference-loop.ts';
+import type { SensorSpec } from './inference/sensor.ts';
 import { parseDeviceFile } from './device.ts';
 import { fail, failureFields, isRefusal } from './errors.ts';
 import { EstClient } from './identity/est-client.ts';
@@ -18,14 +25,26 @@ import { newWrappingKey } from './keys/wrapping-key.ts';
 import { type AgentLog, agentLog } from './log.ts';
 import { ControlPlane } from './net/control-plane.ts';
 import { HttpsClient } from './net/https.ts';
+import { readInstalled } from './model/installed.ts';
+import { ModelRuntime } from './model/model-runtime.ts';
 import { MqttLink } from './net/mqtt-link.ts';
 import { checkUrl } from './provision.ts';
 import { Job } from './schedule.ts';
-import { exists, FILE_MODE, keyExposure, readStateFile, statePaths, writeAtomic } from './state.ts';
+import {
+  ensureDir,
+  exists,
+  FILE_MODE,
+  keyExposure,
+  readStateFile,
+  statePaths,
+  writeAtomic,
+} from './state.ts';
 import { type DeviceState, deviceTopics, statusPayload } from './status.ts';
-import { Heartbeat } from './telemetry/heartbeat.ts';
+import { DEFAULT_OUTBOX_MAX_BYTES } from './telemetry/outbox.ts';
+import { TelemetryRuntime } from './telemetry/telemetry-runtime.ts';
 
 export const DEFAULT_TELEMETRY_INTERVAL_MS = 60_000;
+export const DEFAULT_SENSOR: SensorSpec = { kind: 'generator', state: 'normal', drift: false };
 
 export interface RunOptions {
   readonly stateDir: string;
@@ -34,13 +53,19 @@ export interface RunOptions {
   /** the key to ask for when affirming; default device.json's key_id */
   readonly keyId?: string;
   readonly telemetryIntervalMs?: number;
+  /** one sensor window per this many ms (default 1000) */
+  readonly windowIntervalMs?: number;
+  /** default: the simulated accelerometer of a normal machine */
+  readonly sensor?: SensorSpec;
+  /** bound on unacknowledged telemetry on disk (default 16 MiB) */
+  readonly outboxMaxBytes?: number;
   readonly log?: AgentLog;
   readonly now?: () => Date;
 }
 
 export interface RunningAgent {
   readonly deviceId: string;
-  /** released content keys, in memory (Part 5's inference takes them from here) */
+  /** released content keys, in memory (the model loader takes its key from here) */
   readonly contentKeys: ContentKeys;
   stop(reason?: string): Promise<void>;
 }
@@ -75,6 +100,43 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
   const est = new EstClient(estUrlFor(device.est_url, device.control_plane_url, cpUrl), http);
   const keys = new ContentKeyStore();
   let state: DeviceState = 'online';
+  await ensureDir(paths.packages);
+  const sensor = makeSensor(o.sensor ?? DEFAULT_SENSOR, log);
+  const outboxMaxBytes = o.outboxMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
+  // the link is made below; telemetry only uses it once running
+  const telemetry = await TelemetryRuntime.open({
+    cp,
+    link: {
+      get connected() {
+        return link.connected;
+      },
+      publish: (topic, payload) => link.publish(topic, payload),
+    },
+    topic: topics.telemetry,
+    outboxDir: paths.outbox,
+    outboxMaxBytes,
+    deviceId: device.device_id,
+    intervalMs: o.telemetryIntervalMs ?? DEFAULT_TELEMETRY_INTERVAL_MS,
+    standing: () => attester.standing(),
+    loaded: () => model.state.loaded,
+    log,
+    now,
+  });
+  const model: ModelRuntime = new ModelRuntime({
+    cp,
+    keys,
+    installed: await readInstalled(paths.model),
+    paths,
+    hardwareModel: device.hardware_model,
+    sensor,
+    windowIntervalMs: o.windowIntervalMs ?? DEFAULT_WINDOW_INTERVAL_MS,
+    sink: telemetry.reporter,
+    standing: () => attester.standing(),
+    wantKey: () => keyJob.trigger(),
+    log,
+    now,
+  });
+  keys.onReleased(() => model.keyReleased());
 
   const attester: Attester = new Attester(
     {
@@ -149,7 +211,7 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
       void (async () => {
         for (const f of [topics.ota, topics.cmd]) await subscribe(f);
         await publishStatus();
-        heartbeatJob.trigger();
+        telemetry.connected();
         resubscribeJob.trigger();
       })();
     },
@@ -163,9 +225,13 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
         if (cmd.type === 'attest') {
           attester.force();
           attestJob.trigger();
+        } else if (cmd.type === 'update') {
+          model.check('update');
         }
       } else if (topic === topics.ota) {
+        // Part 6 signs these notices; until then a notice only makes the agent check
         log.info('ota_notice', otaNoticeFields(payload));
+        model.check('ota');
       }
     },
   });
@@ -189,43 +255,30 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
     { onError: failed('renewal') },
   );
   const attestJob = new Job(attester.run, { onError: failed('attestation') });
-  const keyJob = keyId
-    ? new Job(
-        new KeyReleaser({
-          cp,
-          wrapping,
-          keys,
-          keyId,
-          log,
-          current: () => ({ standing: attester.standing(), result: attester.state?.result }),
-        }).run,
-        { onError: failed('key_release') },
-      )
-    : undefined;
-  const heartbeatJob = new Job(
-    new Heartbeat({
+  // the configured key (Part 4's) and the content key of a model waiting to load
+  const keyJob: Job = new Job(
+    new KeyReleaser({
       cp,
-      link,
-      topic: topics.telemetry,
+      wrapping,
+      keys,
+      wanted: () => [...(keyId ? [keyId] : []), ...model.wantedKeys()],
       log,
-      intervalMs: o.telemetryIntervalMs ?? DEFAULT_TELEMETRY_INTERVAL_MS,
-      now,
-      standing: () => attester.standing(),
-      facts: () => ({ cert_serial: identity.get().cert.serial, firmware_sha256: attester.firmwareSha256 }),
+      current: () => ({ standing: attester.standing(), result: attester.state?.result }),
     }).run,
-    { onError: failed('telemetry') },
+    { onError: failed('key_release') },
   );
 
   function onStanding(standing: Standing): void {
     if (link.connected) void publishStatus();
     if (standing === 'affirming') {
-      keyJob?.trigger();
-      heartbeatJob.trigger();
+      keyJob.trigger();
+      telemetry.affirming();
       resubscribeJob.trigger();
     } else {
       const dropped = keys.clear();
       if (dropped.length) log.warn('key_dropped', { key_ids: dropped, attestation_status: standing });
     }
+    void model.standingChanged(standing);
   }
 
   identity.onChange((id, previous) => {
@@ -248,6 +301,9 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
     agent_sha256: agentSha256,
     wrapping_kid: wrapping.kid,
     ...(keyId ? { key_id: keyId } : {}),
+    installed_release_id: model.state.installed?.release_id ?? null,
+    sensor: sensor.name,
+    outbox_max_bytes: outboxMaxBytes,
   });
   if (now() >= cert.notAfter) {
     // simplereenroll is authenticated by this certificate: nothing renews an expired one
@@ -256,6 +312,7 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
   renewJob.start();
   link.start();
   attestJob.start();
+  model.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -265,10 +322,8 @@ export async function startAgent(o: RunOptions): Promise<RunningAgent> {
       stopping ??= (async () => {
         log.info('stopping', { reason });
         state = 'stopping';
-        const jobs = [renewJob, attestJob, keyJob, heartbeatJob, resubscribeJob].filter(
-          (j): j is Job => j !== undefined,
-        );
-        const done = jobs.map((j) => j.stop());
+        const done = [renewJob, attestJob, keyJob, resubscribeJob].map((j) => j.stop());
+        done.push(model.stop(), telemetry.stop());
         http.close(); // in-flight requests end now instead of at their timeout
         await Promise.all(done);
         attester.stop();

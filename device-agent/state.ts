@@ -20,6 +20,12 @@ export interface StatePaths {
   readonly root: string;
   /** who this device is and where its servers are (device.ts); written last at provisioning */
   readonly device: string;
+  /** the installed model release: id and release counter, the version floor (model/installed.ts) */
+  readonly model: string;
+  /** downloaded packages, ciphertext only: <release id>.pkg, and <release id>.pkg.part while downloading */
+  readonly packages: string;
+  /** telemetry JWEs waiting for their PUBACK (telemetry/outbox.ts) */
+  readonly outbox: string;
 }
 
 export function statePaths(dir: string): StatePaths {
@@ -31,6 +37,9 @@ export function statePaths(dir: string): StatePaths {
     issuingCa: join(d, 'issuing-ca.pem'),
     root: join(d, 'root.pem'),
     device: join(d, 'device.json'),
+    model: join(d, 'model.json'),
+    packages: join(d, 'packages'),
+    outbox: join(d, 'outbox'),
   };
 }
 
@@ -63,7 +72,7 @@ export async function writeAtomic(path: string, data: string | Uint8Array, mode:
 }
 
 /** fsync of a directory makes a rename in it durable (POSIX leaves it to the directory). */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, constants.O_RDONLY);
   try {
     await fh.sync();
@@ -72,6 +81,11 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** A subdirectory of the state directory (0700), made if missing. */
+export async function ensureDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: DIR_MODE });
 }
 
 export async function exists(path: string): Promise<boolean> {

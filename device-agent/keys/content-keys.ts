@@ -1,6 +1,7 @@
-// Released content keys, in memory only, by key id: how the rest of the agent (Part 5's
-// inference) gets at them. Nothing here is ever written or logged; forgetting a key
-// overwrites its bytes.
+// Released content keys, in memory only, by key id: how the rest of the agent gets at them.
+// Nothing here is ever written or logged; forgetting a key overwrites its bytes. The model
+// loader take()s a model's key out of the store: from then on it is the loader's to wipe,
+// which it does as soon as the session exists (or the load failed).
 
 export interface ContentKeys {
   /** the 32-byte key released under `keyId`, if this process holds one */
@@ -26,6 +27,13 @@ export class ContentKeyStore implements ContentKeys {
     if (old && old !== key) old.fill(0);
     this.keys.set(keyId, key);
     for (const l of this.listeners) l(keyId);
+  }
+
+  /** Removes the key from the store and hands it over; the caller wipes it (fill(0)) when done. */
+  take(keyId: string): Uint8Array | undefined {
+    const k = this.keys.get(keyId);
+    this.keys.delete(keyId);
+    return k;
   }
 
   /** Drops every key (the device is no longer affirming, or the agent stops). */

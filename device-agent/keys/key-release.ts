@@ -47,42 +47,48 @@ export async function openReleasedKey(jwe: string, wrapping: WrappingKey): Promi
 }
 
 export interface KeyReleaserDeps {
-  readonly cp: ControlPlane;
+  readonly cp: Pick<ControlPlane, 'releaseKey'>;
   readonly wrapping: WrappingKey;
   readonly keys: ContentKeyStore;
-  readonly keyId: string;
+  /** the key ids wanted now: the configured key, the content key of a model waiting to load */
+  readonly wanted: () => readonly string[];
   readonly log: AgentLog;
   /** the current result and standing (the attester's) */
   readonly current: () => { standing: Standing; result: string | undefined };
 }
 
 export class KeyReleaser {
-  /** the result a refusal answered: not asked again until a new result comes */
-  private refusedFor: string | undefined;
+  /** per key id, the result a refusal answered: not asked again until a new result comes */
+  private readonly refusedFor = new Map<string, string>();
 
   constructor(private readonly d: KeyReleaserDeps) {}
 
-  /** A Job run, triggered by each affirming result; idles once the key is held. */
+  /** A Job run, triggered by each affirming result and whenever a key is wanted; idles once each is held. */
   run = async (): Promise<RunResult> => {
-    const { standing, result } = this.d.current();
-    if (standing !== 'affirming' || !result) return 'idle';
-    if (this.d.keys.get(this.d.keyId) || this.refusedFor === result) return 'idle';
+    for (const keyId of new Set(this.d.wanted())) {
+      const { standing, result } = this.d.current();
+      if (standing !== 'affirming' || !result) return 'idle';
+      if (this.d.keys.get(keyId) || this.refusedFor.get(keyId) === result) continue;
+      await this.release(keyId, result);
+    }
+    return 'idle';
+  };
+
+  private async release(keyId: string, result: string): Promise<void> {
     let released: Awaited<ReturnType<ControlPlane['releaseKey']>>;
     try {
-      released = await this.d.cp.releaseKey(this.d.keyId, result);
+      released = await this.d.cp.releaseKey(keyId, result);
     } catch (e) {
       if (!isRefusal(e)) throw e;
-      this.refusedFor = result;
-      this.d.log.warn('key_release_refused', { key_id: this.d.keyId, ...failureFields(e) });
-      return 'idle';
+      this.refusedFor.set(keyId, result);
+      this.d.log.warn('key_release_refused', { key_id: keyId, ...failureFields(e) });
+      return;
     }
-    if (released.keyId !== this.d.keyId)
-      fail('ERR_PROTOCOL', `asked for key ${this.d.keyId}, got ${released.keyId}`);
+    if (released.keyId !== keyId) fail('ERR_PROTOCOL', `asked for key ${keyId}, got ${released.keyId}`);
     if (released.kid !== this.d.wrapping.kid)
       fail('ERR_PROTOCOL', `key ${released.keyId} was wrapped to kid ${released.kid}, not ours`);
     const key = await openReleasedKey(released.jwe, this.d.wrapping);
-    this.d.keys.set(this.d.keyId, key);
-    this.d.log.info('key_released', { key_id: this.d.keyId, kid: released.kid });
-    return 'idle';
-  };
+    this.d.keys.set(keyId, key);
+    this.d.log.info('key_released', { key_id: keyId, kid: released.kid });
+  }
 }

@@ -1,9 +1,11 @@
 // The control plane's device API, over mTLS with the device certificate: attestation
-// (challenge, evidence), key release and the fleet's telemetry key. Answers are checked for
-// the shape the API promises; anything else is a protocol error, not a guess.
+// (challenge, evidence), key release, the fleet's telemetry key, and model releases (the
+// latest release, its package in byte ranges, the release keys). Answers are checked for
+// the shape the API promises; anything else is a protocol error, not a guess. Nothing an
+// answer says is trusted for security: a release's manifest is verified by its signature.
 import type { JWK } from 'jose';
 import { AgentError, fail } from '../errors.ts';
-import type { HttpsClient } from './https.ts';
+import type { HttpsClient, StreamedResponse } from './https.ts';
 import { expectStatus, jsonBody } from './problem.ts';
 
 export const ATTESTATION_STATUSES = ['affirming', 'warning', 'contraindicated'] as const;
@@ -38,6 +40,29 @@ export interface TelemetryKey {
   readonly kid: string;
   readonly jwk: JWK;
 }
+
+/** GET /v1/releases/latest: what the API says (unsigned); the manifest JWS is what counts. */
+export interface LatestRelease {
+  readonly id: string;
+  readonly modelId: string;
+  readonly version: string;
+  readonly releaseCounter: number;
+  readonly contentKeyId: string;
+  /** the compact JWS, verified by the agent with the release keys */
+  readonly manifest: string;
+  /** absolute, on the control plane's own origin */
+  readonly packageUrl: string;
+  readonly packageSize: number;
+}
+
+export interface ReleaseKeyEntry {
+  readonly kid: string;
+  readonly jwk: JWK;
+  readonly status: 'active' | 'revoked';
+}
+
+/** Release ids are package ids (16 bytes, base64url); they name files in the state directory. */
+export const RELEASE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 const date = (v: unknown, what: string): Date => {
   const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
@@ -112,6 +137,86 @@ export class ControlPlane {
       kid: text(b['kid'], 'kid', 128),
       jwe: text(b['jwe'], 'jwe'),
     };
+  }
+
+  /** GET /v1/releases/latest → the newest release for this device's hardware model; undefined on 404. */
+  async latestRelease(): Promise<LatestRelease | undefined> {
+    const res = await this.http.request('GET', this.url('/v1/releases/latest'));
+    if (res.status === 404) return undefined;
+    const b = jsonBody<Record<string, unknown>>(expectStatus(res, 'latest release', [200]), 'latest release');
+    const id = text(b['id'], 'release id', 64);
+    if (!RELEASE_ID_RE.test(id)) fail('ERR_PROTOCOL', 'release id is not base64url');
+    const counter = b['release_counter'];
+    const size = b['package_size'];
+    if (!Number.isSafeInteger(counter) || (counter as number) < 0)
+      fail('ERR_PROTOCOL', 'release_counter is not a non-negative integer');
+    if (!Number.isSafeInteger(size) || (size as number) <= 0)
+      fail('ERR_PROTOCOL', 'package_size is not a positive integer');
+    // the package comes from this control plane, over this mTLS client, or not at all
+    const pkg = new URL(text(b['package_url'], 'package_url', 1024), this.baseUrl);
+    if (pkg.origin !== new URL(this.baseUrl).origin)
+      fail('ERR_PROTOCOL', `package_url ${pkg.origin} is not on the control plane`);
+    return {
+      id,
+      modelId: text(b['model_id'], 'model_id', 128),
+      version: text(b['version'], 'version', 64),
+      releaseCounter: counter as number,
+      contentKeyId: text(b['content_key_id'], 'content_key_id', 256),
+      manifest: text(b['manifest'], 'manifest', 256 * 1024),
+      packageUrl: pkg.href,
+      packageSize: size as number,
+    };
+  }
+
+  /** GET /v1/release-keys → every release key with its status (revoked ones included). */
+  async releaseKeys(): Promise<ReleaseKeyEntry[]> {
+    const res = await this.http.request('GET', this.url('/v1/release-keys'));
+    const b = jsonBody<Record<string, unknown>>(expectStatus(res, 'release keys', [200]), 'release keys');
+    const items = b['items'];
+    if (!Array.isArray(items)) fail('ERR_PROTOCOL', 'release keys: items is not a list');
+    return (items as unknown[]).map((k) => {
+      const o = (typeof k === 'object' && k !== null ? k : {}) as Record<string, unknown>;
+      const jwk = o['jwk'];
+      if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
+        fail('ERR_PROTOCOL', 'release key: jwk is not an object');
+      const status = o['status'];
+      if (status !== 'active' && status !== 'revoked')
+        fail('ERR_PROTOCOL', 'release key: status is neither active nor revoked');
+      return {
+        kid: text(o['kid'], 'release key kid', 128),
+        jwk: jwk as JWK,
+        status: status as 'active' | 'revoked',
+      };
+    });
+  }
+
+  /**
+   * GET {package_url} from byte `from` on (RFC 9110 §14.2 `Range: bytes=from-`): 200 for the
+   * whole package, 206 for the rest, 416 when `from` is past the end. The caller reads the body.
+   */
+  async packageFrom(packageUrl: string, from: number): Promise<StreamedResponse> {
+    if (new URL(packageUrl).origin !== new URL(this.baseUrl).origin)
+      fail('ERR_PROTOCOL', 'package_url is not on the control plane');
+    const res = await this.http.stream('GET', packageUrl, {
+      headers: from > 0 ? { range: `bytes=${from}-` } : {},
+      timeoutMs: 30_000,
+    });
+    if (res.status === 200 || res.status === 206 || res.status === 416) return res;
+    // a refusal's body is small problem+json: read it for the detail
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res.body) {
+      size += (c as Buffer).length;
+      if (size > 64 * 1024) break;
+      chunks.push(c as Buffer);
+    }
+    res.body.destroy();
+    expectStatus(
+      { status: res.status, headers: res.headers, body: Buffer.concat(chunks) },
+      'package download',
+      [200, 206],
+    );
+    return res;
   }
 
   /** GET /v1/telemetry-key → {kid, jwk}; undefined when the fleet has none (404). */

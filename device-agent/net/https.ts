@@ -1,7 +1,7 @@
 // HTTPS to the control plane: node:https with one keep-alive Agent per TLS identity. The
 // device's certificate changes at renewal; use() swaps in a new Agent so later requests
 // present the new one, and the old Agent's connections are closed once idle.
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import type { SecureContext } from 'node:tls';
 import { AgentError } from '../errors.ts';
@@ -19,6 +19,13 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
+}
+
+/** An answer whose body the caller reads as a stream (a package download) and must consume or destroy. */
+export interface StreamedResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: IncomingMessage;
 }
 
 export interface RequestOptions {
@@ -81,16 +88,7 @@ export class HttpsClient {
     if (this.closed)
       return Promise.reject(new AgentError('ERR_UNAVAILABLE', `${method} ${url}: the client is closed`));
     return new Promise((resolve, reject) => {
-      const failed = (e: Error) => {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code && TRUST_FAILURES.has(code)) {
-          reject(
-            new AgentError('ERR_TRUST', `the server at ${url} is not trusted: ${e.message}`, { cause: e }),
-          );
-        } else {
-          reject(new AgentError('ERR_UNAVAILABLE', `${method} ${url}: ${e.message}`, { cause: e }));
-        }
-      };
+      const failed = (e: Error) => reject(this.failure(method, url, e));
       const req = request(
         url,
         {
@@ -119,6 +117,30 @@ export class HttpsClient {
       req.on('error', failed);
       req.end(body);
     });
+  }
+
+  /**
+   * A request whose answer is not buffered: the body arrives as a stream, with no size limit
+   * (a model package is hundreds of MB). `timeoutMs` is the idle time allowed between bytes.
+   */
+  stream(method: string, url: string, opts: RequestOptions = {}): Promise<StreamedResponse> {
+    if (this.closed)
+      return Promise.reject(new AgentError('ERR_UNAVAILABLE', `${method} ${url}: the client is closed`));
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method, agent: this.agent, headers: { ...opts.headers } }, (res) =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
+      );
+      req.setTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, () => req.destroy(new Error('timed out')));
+      req.on('error', (e) => reject(this.failure(method, url, e)));
+      req.end();
+    });
+  }
+
+  private failure(method: string, url: string, e: Error): AgentError {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code && TRUST_FAILURES.has(code)
+      ? new AgentError('ERR_TRUST', `the server at ${url} is not trusted: ${e.message}`, { cause: e })
+      : new AgentError('ERR_UNAVAILABLE', `${method} ${url}: ${e.message}`, { cause: e });
   }
 
   /** Ends every connection, in-flight requests included (they fail); no request after this. */

@@ -169,13 +169,27 @@ export class MqttLink {
   async publish(topic: string, payload: string | Buffer): Promise<PublishOutcome> {
     const c = this.client;
     if (!c?.connected) return { ok: false, error: 'not connected' };
+    // a connection that closes before the PUBACK ends the wait at once (the message is resent
+    // on the next connection by whoever keeps it: the telemetry outbox)
+    let onClose: (() => void) | undefined;
+    const closed = new Promise<never>((_, reject) => {
+      onClose = () => reject(new Error('connection closed before PUBACK'));
+      c.once('close', onClose);
+    });
+    closed.catch(() => {});
     try {
-      await withTimeout(c.publishAsync(topic, payload, { qos: 1 }), PUBLISH_TIMEOUT_MS, 'PUBACK');
+      await withTimeout(
+        Promise.race([c.publishAsync(topic, payload, { qos: 1 }), closed]),
+        PUBLISH_TIMEOUT_MS,
+        'PUBACK',
+      );
       return { ok: true };
     } catch (e) {
       // MQTT 5 §3.4.2.1: a PUBACK reason code ≥ 0x80 is a refusal of this message
       const code = reasonCodeOf(e);
       return { ok: false, ...(code !== undefined ? { reasonCode: code } : {}), error: errorField(e) };
+    } finally {
+      if (onClose) c.removeListener('close', onClose);
     }
   }
 
