@@ -1,12 +1,20 @@
 // Loading the target release once attestation has released its content key: the payload is
-// decrypted from the package file into one buffer (decryptStream: the next piece is read
-// while this one is decrypted; every chunk's tag checked before its plaintext is used; the
-// plaintext SHA-256 checked at the end), the onnxruntime session is created from that buffer
-// (never from a file), and then the plaintext and the key are overwritten (fill(0)):
-// onnxruntime has copied the weights. A refusal (any PackageError, an incompatible model)
-// is logged with its code and the model that was running keeps running.
-import { rm } from 'node:fs/promises';
-import { decryptStream } from '../../lib/model-package/index.ts';
+// decrypted from the package file into one buffer (decryptReader: positioned reads put each
+// chunk's ciphertext in its place in the output two chunks ahead, on the thread pool, while
+// this thread decrypts the one before; every chunk's tag checked before its plaintext is
+// used; the plaintext SHA-256, on a worker thread of this process, checked at the end), the
+// onnxruntime session is created from that buffer (never from a file), and then the plaintext
+// and the key are overwritten (fill(0)): onnxruntime has copied the weights. The output buffer
+// is made (its pages touched) while the key is being released: it holds nothing until then.
+// A refusal (any PackageError, an incompatible model) is logged with its code and the model
+// that was running keeps running.
+import { open, rm } from 'node:fs/promises';
+import {
+  allocateOutput,
+  decryptReader,
+  HashThread,
+  type PayloadReader,
+} from '../../lib/model-package/index.ts';
 import { FEATURE_EXTRACTOR, FEATURE_NAMES } from '../../ml/features.ts';
 import { loadModel, type VibrationModel } from '../../ml/infer.ts';
 import type { Standing } from '../attest/attester.ts';
@@ -15,7 +23,7 @@ import type { AgentLog } from '../log.ts';
 import type { RunResult } from '../schedule.ts';
 import { type Installed, writeInstalled } from './installed.ts';
 import type { LoadedModel, ModelState, Release } from './model-state.ts';
-import { payloadStream, readLayout } from './package-file.ts';
+import { readLayout } from './package-file.ts';
 import { type ModelRefused, refusalFields, refusalOf, refuse } from './refusal.ts';
 
 /**
@@ -88,13 +96,30 @@ export function checkCompatible(m: VibrationModel): void {
 }
 
 export class ModelLoader {
+  private hashThread: Promise<HashThread | undefined> | undefined;
+  /** the output buffer of the target, made while its key is on the way (zeros, no secret) */
+  private prepared: { target: Release; output: Promise<Buffer | undefined> } | undefined;
+
   constructor(private readonly d: LoaderDeps) {}
+
+  /** Ahead of the key: the hash worker (once per process) and the target's output buffer. */
+  private prepare(t: Release): void {
+    this.hashThread ??= HashThread.start().catch(() => undefined); // without it the hash runs inline
+    if (this.prepared?.target !== t)
+      this.prepared = { target: t, output: allocateOutput(t.manifest).catch(() => undefined) };
+  }
+
+  async close(): Promise<void> {
+    this.prepared = undefined;
+    await (await this.hashThread)?.close();
+  }
 
   /** A Job run: triggered when a target is set, a key arrives, attestation turns affirming. */
   run = async (): Promise<RunResult> => {
     const { state } = this.d;
     const t = state.target;
     if (!t || this.d.standing() !== 'affirming') return 'idle';
+    this.prepare(t);
     const key = this.d.keys.take(t.manifest.content_key_id);
     if (!key) {
       this.d.needKey();
@@ -123,10 +148,25 @@ export class ModelLoader {
   private async load(t: Release, key: Uint8Array): Promise<void> {
     const started = performance.now();
     const layout = await readLayout(t.path, t.manifestJws, t.manifest);
+    const output = this.prepared?.target === t ? await this.prepared.output : undefined;
+    this.prepared = undefined;
+    const hashThread = await this.hashThread;
     // every chunk's tag before its plaintext is used, then the plaintext digest; on failure the
     // buffer is zeroed. No second pass over the payload digest: the package was checked on
     // arrival, and the tags (bound to this package id, index and count) catch any later change.
-    const plaintext = await decryptStream(t.manifest, payloadStream(t.path, layout), key);
+    const fh = await open(t.path, 'r');
+    let plaintext: Buffer;
+    try {
+      const base = layout.head.payloadOffset;
+      const read: PayloadReader = async (buffers, position) =>
+        (await fh.readv(buffers, base + position)).bytesRead;
+      plaintext = await decryptReader(t.manifest, read, key, {
+        ...(output ? { output } : {}),
+        ...(hashThread ? { hashThread } : {}),
+      });
+    } finally {
+      await fh.close();
+    }
     const decrypted = performance.now();
     let model: VibrationModel;
     try {

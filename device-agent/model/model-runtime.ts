@@ -46,6 +46,7 @@ export class ModelRuntime {
   private readonly acquireJob: Job;
   private readonly loadJob: Job;
   private readonly inferenceJob: Job;
+  private readonly loader: ModelLoader;
 
   constructor(private readonly d: ModelRuntimeDeps) {
     const { log } = d;
@@ -95,6 +96,7 @@ export class ModelRuntime {
       },
       onRefused: () => this.acquireJob.trigger(),
     });
+    this.loader = loader;
     this.loadJob = new Job(loader.run, { onError: retrying('model_load_failed') });
   }
 
@@ -150,6 +152,7 @@ export class ModelRuntime {
     const l = this.state.loaded;
     this.state.loaded = undefined;
     if (l) await l.model.release();
+    await this.loader.close();
     this.d.sensor.close();
   }
 }
