@@ -89,43 +89,10 @@ async function provisionCommand(argv: string[], json: boolean, dataDir: string):
 }
 
 async function runCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      state: { type: 'string' },
-      'control-plane': { type: 'string' },
-      gateway: { type: 'string' },
-      'key-id': { type: 'string' },
-      'telemetry-interval': { type: 'string' },
-    },
-    strict: true,
-  });
-  const v = values as Record<string, string | undefined>;
-  const interval = v['telemetry-interval'];
-  if (interval !== undefined && !/^\d+(\.\d+)?$/.test(interval)) {
-    throw new UsageError(`--telemetry-interval "${interval}" must be a number of seconds`);
-  }
-  // loaded here, not at the CLI's start: MQTT.js and jose are for `agent run` only
-  const { startAgent } = await import('../device-agent/main.ts');
-  const agent = await startAgent({
-    stateDir: need(v, 'state', 'run'),
-    ...(v['control-plane'] ? { controlPlaneUrl: v['control-plane'] } : {}),
-    ...(v.gateway ? { gatewayUrl: v.gateway } : {}),
-    ...(v['key-id'] ? { keyId: v['key-id'] } : {}),
-    ...(interval ? { telemetryIntervalMs: Math.max(1000, Number(interval) * 1000) } : {}),
-  });
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) process.exit(1); // a second signal: stop waiting
-      stopping = true;
-      agent.stop(signal).then(resolve, resolve);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-  // everything is closed; if a socket still lingers, it does not hold the exit back for long
-  setTimeout(() => process.exit(0), 5000).unref();
+  // loaded here, not at the CLI's start: onnxruntime, MQTT.js and jose are for `agent run` only
+  const { parseRunArgs } = await import('../device-agent/run-args.ts');
+  const { runAgentUntilSignal } = await import('../device-agent/run-main.ts');
+  await runAgentUntilSignal(parseRunArgs(argv));
 }
 
 export async function agentCommand(argv: string[], json: boolean, dataDir: string): Promise<void> {

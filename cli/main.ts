@@ -61,9 +61,11 @@ usage: edgeseal <command> [options] [--json]
         [--gateway mqtts://HOST:PORT] [--control-plane https://HOST:PORT] [--key-id K]
                                at manufacture: device key made in DIR (0600), EST enrollment
   agent run --state DIR [--control-plane URL] [--gateway mqtts://…] [--key-id K]
-        [--telemetry-interval SECONDS]
-                               run the device: renewal, attestation, key release, MQTT; one
-                               JSON log line per event on stdout; SIGINT/SIGTERM stop it
+        [--telemetry-interval SECONDS] [--window-interval SECONDS] [--outbox-max-bytes N]
+        [--sensor normal|bearing_wear|imbalance|looseness] [--sensor-drift] [--sensor-file FILE|-]
+                               run the device: renewal, attestation, its model (decrypted in
+                               memory only), inference, encrypted telemetry (buffered on disk
+                               while offline); one JSON log line per event; SIGINT/SIGTERM stop it
 
 global options: --json (machine-readable output), --token T (API token; default: the data
 directory's admin token), --url U (control plane URL; default: the running one)

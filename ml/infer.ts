@@ -2,7 +2,7 @@
 // agent decrypts the model into a buffer and never writes it to a file). onnxruntime copies
 // the weights during create, so the caller may wipe `bytes` as soon as loadModel resolves.
 
-import * as ort from 'onnxruntime-node';
+import ort from '../lib/ort.ts';
 import { decodeMetadata, type ModelMetadata } from './model-metadata.ts';
 import { INPUT_NAME, OUTPUT_LABEL, OUTPUT_PROBABILITIES, readMetadataProps } from './onnx-export.ts';
 

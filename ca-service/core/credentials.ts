@@ -2,8 +2,16 @@
 // is the right storage hash (no password stretching needed); comparison is constant-time.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export const newSecret = (random: (n: number) => Buffer = randomBytes): string =>
-  random(32).toString('base64url');
+/**
+ * 256 random bits, base64url; never starting with `-`, which command lines would take for an
+ * option (`--secret -x…` is ambiguous to every getopt): such a draw is simply drawn again.
+ */
+export function newSecret(random: (n: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const s = random(32).toString('base64url');
+    if (!s.startsWith('-')) return s;
+  }
+}
 
 /** Short unguessable id, lowercase base32-ish, safe in URLs, CNs and HTTP Basic user names. */
 export function newId(prefix: string, random: (n: number) => Buffer = randomBytes): string {
