@@ -6,13 +6,18 @@
 // it sits in the buffers update() returned, which are wiped after the copy. On any failure the
 // caller calls wipe(): the output is zeroed before the error leaves, so no unauthenticated or
 // partial plaintext is ever returned.
-import { constants } from 'node:buffer';
-import { createDecipheriv, createHash, type DecipherGCM, type Hash } from 'node:crypto';
+//
+// The plaintext SHA-256 runs inline or, given a HashThread, on a worker thread that is handed
+// each chunk's plaintext after its tag verified (see hash-thread.ts); either way finish()
+// compares the digest before the buffer is returned.
+import { createDecipheriv, createHash, type DecipherGCM } from 'node:crypto';
 import { chunkAad, chunkLength, chunkNonce, KEY_BYTES } from './chunks.ts';
 import { fail, PackageError } from './errors.ts';
+import { HASH_SLOT_BYTES, type HashThread, type PlaintextHash } from './hash-thread.ts';
 import type { Manifest } from './manifest-claims.ts';
+import { allocate, outputView } from './output.ts';
 
-const SLICE = 256 * 1024;
+const SLICE = HASH_SLOT_BYTES;
 
 export class ChunkOpener {
   /** the chunk being opened; chunk_count once all are */
@@ -21,7 +26,7 @@ export class ChunkOpener {
   private written = 0;
   private decipher: DecipherGCM | undefined;
   private pending: Buffer[] = [];
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: PlaintextHash;
   private readonly key: Buffer;
   private readonly packageId: Buffer;
   private readonly nonceBase: Buffer;
@@ -30,6 +35,7 @@ export class ChunkOpener {
     private readonly m: Manifest,
     contentKey: Uint8Array,
     output?: Uint8Array,
+    hashThread?: HashThread,
   ) {
     if (!(contentKey instanceof Uint8Array) || contentKey.byteLength !== KEY_BYTES)
       fail('ContentKeyInvalid', `a content key is ${KEY_BYTES} bytes`);
@@ -37,6 +43,7 @@ export class ChunkOpener {
     this.packageId = Buffer.from(m.package_id, 'base64url');
     this.nonceBase = Buffer.from(m.nonce_base, 'base64url');
     this.out = output === undefined ? allocate(m.plaintext_size) : outputView(output, m.plaintext_size);
+    this.hash = hashThread === undefined ? inlineHash() : hashThread.begin(); // last: nothing after it throws
   }
 
   get done(): boolean {
@@ -73,7 +80,7 @@ export class ChunkOpener {
       );
     }
     for (const pt of this.pending) {
-      this.hash.update(pt);
+      this.hash.update(pt); // first: a hash thread starts on it while this thread copies
       pt.copy(this.out, this.written);
       this.written += pt.length;
       pt.fill(0);
@@ -87,7 +94,7 @@ export class ChunkOpener {
   finish(): Buffer {
     if (!this.done)
       fail('PayloadSizeMismatch', `payload ends after ${this.index} of ${this.m.chunk_count} chunks`);
-    if (this.hash.digest('hex') !== this.m.plaintext_sha256)
+    if (this.hash.hex() !== this.m.plaintext_sha256)
       fail('PlaintextDigestMismatch', 'plaintext SHA-256 is not the manifest plaintext_sha256');
     return this.out;
   }
@@ -97,6 +104,7 @@ export class ChunkOpener {
     for (const pt of this.pending) pt.fill(0);
     this.pending = [];
     this.out.fill(0);
+    this.hash.discard();
   }
 
   private current(): DecipherGCM {
@@ -111,20 +119,21 @@ export class ChunkOpener {
   }
 }
 
-function allocate(size: number): Buffer {
-  if (size > constants.MAX_LENGTH)
-    fail('PlaintextTooLarge', `${size} bytes is more than a buffer holds here`);
-  try {
-    // its own ArrayBuffer (not the shared pool), so wiping it wipes nothing else and the model
-    // loader can take it whole; uninitialised is fine: every byte is written or zeroed
-    return Buffer.allocUnsafeSlow(size);
-  } catch (e) {
-    return fail('PlaintextTooLarge', `${size} bytes could not be allocated`, e);
-  }
-}
-
-function outputView(output: Uint8Array, size: number): Buffer {
-  if (!(output instanceof Uint8Array) || output.byteLength !== size)
-    throw new TypeError(`output must be a Uint8Array of exactly plaintext_size (${size}) bytes`);
-  return Buffer.from(output.buffer, output.byteOffset, output.byteLength);
+function inlineHash(): PlaintextHash {
+  let h: ReturnType<typeof createHash> | undefined = createHash('sha256');
+  return {
+    update: (pt) => {
+      if (h === undefined) throw new TypeError('this hash is finished');
+      h.update(pt);
+    },
+    hex: () => {
+      if (h === undefined) throw new TypeError('this hash is finished');
+      const hex = h.digest('hex');
+      h = undefined;
+      return hex;
+    },
+    discard: () => {
+      h = undefined;
+    },
+  };
 }

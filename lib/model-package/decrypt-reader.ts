@@ -5,9 +5,12 @@
 // into the output (and the first touch of its fresh pages, ~0.6 ms per MiB on this kind of
 // machine) happens on the libuv thread pool instead of this thread, and no buffer is
 // allocated per read. The reads are the caller's: a FileHandle's readv, or a range reader.
+// With `hashThread` the plaintext digest runs on a worker while this thread decrypts; with an
+// `output` from allocateOutput the first touch of the pages happened before (see README, Speed).
 import { TAG_BYTES } from './chunks.ts';
 import { ChunkOpener } from './chunk-opener.ts';
 import { checkedManifest } from './decrypt.ts';
+import type { HashThread } from './hash-thread.ts';
 import { fail, PackageError } from './errors.ts';
 import type { Manifest } from './manifest-claims.ts';
 
@@ -21,6 +24,8 @@ export type PayloadReader = (buffers: Uint8Array[], position: number) => Promise
 export interface DecryptReaderOptions {
   /** where the plaintext goes (exactly plaintext_size bytes); default a new buffer of its own */
   readonly output?: Uint8Array;
+  /** hash the plaintext on this worker thread instead of this one (the digest still gates the result) */
+  readonly hashThread?: HashThread;
   /** reads in flight ahead of the chunk being decrypted (default 2) */
   readonly readAhead?: number;
 }
@@ -75,7 +80,7 @@ export async function decryptReader(
   const ahead = opts.readAhead ?? 2;
   if (!Number.isSafeInteger(ahead) || ahead < 1 || ahead > 16)
     throw new TypeError('readAhead must be 1 … 16');
-  const opener = new ChunkOpener(m, contentKey, opts.output);
+  const opener = new ChunkOpener(m, contentKey, opts.output, opts.hashThread);
   const out = opener.out;
   const tags = Buffer.alloc((ahead + 1) * TAG_BYTES);
   const inFlight: Promise<boolean>[] = [];

@@ -7,12 +7,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { payloadSizeFor, TAG_BYTES } from './chunks.ts';
 import { ChunkOpener } from './chunk-opener.ts';
 import { checkedManifest } from './decrypt.ts';
+import type { HashThread } from './hash-thread.ts';
 import { fail, PackageError } from './errors.ts';
 import type { Manifest } from './manifest-claims.ts';
 
 export interface DecryptStreamOptions {
   /** where the plaintext goes (exactly plaintext_size bytes); default a new buffer of its own */
   readonly output?: Uint8Array;
+  /** hash the plaintext on this worker thread instead of this one (the digest still gates the result) */
+  readonly hashThread?: HashThread;
   /**
    * Also hash the ciphertext as it passes and compare payload_sha256 at the end (default
    * false). The chunk tags and the plaintext digest already bind what is returned to the
@@ -62,7 +65,7 @@ export async function decryptStream(
   const expected = payloadSizeFor(m.plaintext_size, m.chunk_count);
   let opener: ChunkOpener | undefined;
   try {
-    opener = new ChunkOpener(m, contentKey, opts.output);
+    opener = new ChunkOpener(m, contentKey, opts.output, opts.hashThread);
     const payloadHash: Hash | undefined = opts.checkPayloadDigest ? createHash('sha256') : undefined;
     const tag = Buffer.alloc(TAG_BYTES);
     let tagHave = 0;

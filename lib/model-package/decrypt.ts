@@ -3,12 +3,15 @@
 import { createHash } from 'node:crypto';
 import { payloadSizeFor, TAG_BYTES } from './chunks.ts';
 import { ChunkOpener } from './chunk-opener.ts';
+import type { HashThread } from './hash-thread.ts';
 import { fail } from './errors.ts';
 import { type Manifest, parseClaims } from './manifest-claims.ts';
 
 export interface DecryptOptions {
   /** where the plaintext goes (exactly plaintext_size bytes); default a new buffer of its own */
   readonly output?: Uint8Array;
+  /** hash the plaintext on this worker thread instead of this one (the digest still gates the result) */
+  readonly hashThread?: HashThread;
 }
 
 /** The manifest as decryption relies on it: re-parsed, so a hand-built object cannot derail the loop. */
@@ -51,7 +54,7 @@ export function decryptPackage(
   const m = checkedManifest(manifest);
   if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array');
   checkPayloadSize(m, payload.byteLength);
-  const opener = new ChunkOpener(m, contentKey, opts.output);
+  const opener = new ChunkOpener(m, contentKey, opts.output, opts.hashThread);
   try {
     let at = 0;
     while (!opener.done) {

@@ -28,6 +28,7 @@ export {
   readPackageHead,
   stripKeyEnvelope,
 } from './format.ts';
+export { HashThread } from './hash-thread.ts';
 export { ENVELOPE_ALG, ENVELOPE_ENC, unwrapContentKey, wrapContentKey } from './key-envelope.ts';
 export {
   MANIFEST_ALG,
@@ -40,4 +41,5 @@ export {
   verifyManifest,
 } from './manifest.ts';
 export type { Manifest, ManifestInput, ModelIo, TensorSpec } from './manifest-claims.ts';
+export { allocateOutput } from './output.ts';
 export { newPackageId, type PackageModelOptions, packageModel } from './package-model.ts';
