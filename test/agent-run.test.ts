@@ -417,7 +417,7 @@ describe('agent run: attestation, key release, telemetry', () => {
     if (refusedBefore.length) expect(good.lines.indexOf(sub)).toBeGreaterThan(good.lines.indexOf(affirming));
   }, 30_000);
 
-  it("deny-listing an affirming agent's firmware quarantines it at the gateway within 2 s; its telemetry is refused and, told to attest, it drops its key", async () => {
+  it("deny-listing an affirming agent's firmware quarantines it at the gateway within 2 s; its telemetry is refused, and at its next attestation it is contraindicated and drops its key", async () => {
     const image = randomBytes(4096);
     const sha = (await import('node:crypto')).createHash('sha256').update(image).digest('hex');
     const sec = await createToken(s, 'security-admin');
