@@ -121,6 +121,8 @@ const gw = start('node', [...nodeArgs, BIN, 'up', 'gateway'], {
   EDGESEAL_GATEWAY_METRICS_PORT: String(gwMetrics),
   EDGESEAL_GATEWAY_RATE: '0',
   EDGESEAL_GATEWAY_MAX_QUEUED: '1000',
+  // beside `up ca`, it is the fleet's only gateway (its own in-process broker)
+  EDGESEAL_GATEWAY_ONLY: 'true',
 });
 await waitFor(async () => {
   try {
