@@ -173,6 +173,216 @@ export function openApiDocument(version: string) {
           responses: { '204': { description: 'released' }, ...errors },
         },
       },
+      '/v1/firmware': {
+        get: {
+          summary:
+            'Reference values, deny-listed digests and per-model policies (admin, auditor, security-admin)',
+          security: [{ token: [] }],
+          parameters: [{ name: 'hardware_model', in: 'query', required: false, schema: { type: 'string' } }],
+          responses: { '200': { description: 'items, denied, policies' }, ...errors },
+        },
+        post: {
+          summary: 'Register a firmware (or agent) build for a hardware model (security-admin)',
+          security: [{ token: [] }],
+          requestBody: { required: true, ...json(S.FirmwareAddBody) },
+          responses: {
+            '201': { description: 'the reference value' },
+            ...errors,
+            '409': problem('already listed'),
+          },
+        },
+      },
+      '/v1/firmware/deny': {
+        post: {
+          summary: 'Deny-list a digest, effective at once: devices on it are re-appraised (security-admin)',
+          security: [{ token: [] }],
+          requestBody: { required: true, ...json(S.FirmwareDenyBody) },
+          responses: { '200': { description: 'devices_contraindicated' }, ...errors },
+        },
+      },
+      '/v1/firmware/policies/{model}': {
+        put: {
+          summary: 'Minimum SVN and attestation requirement of a hardware model (security-admin)',
+          security: [{ token: [] }],
+          parameters: [{ name: 'model', in: 'path', required: true, schema: { type: 'string' } }],
+          requestBody: { required: true, ...json(S.FirmwarePolicyBody) },
+          responses: { '200': { description: 'the policy, devices_contraindicated' }, ...errors },
+        },
+      },
+      '/v1/firmware/{id}/retire': {
+        post: {
+          summary: 'Retire a reference value: devices on it appraise as warning (security-admin)',
+          security: [{ token: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'the reference value' },
+            ...errors,
+            '404': problem('no such value'),
+          },
+        },
+      },
+      '/v1/attestation/challenge': {
+        post: {
+          summary: 'A single-use 256-bit nonce for this device (RFC 9334 challenge–response)',
+          security: [{ deviceCert: [] }],
+          responses: { '201': { description: '{nonce, expires_at}' }, ...errors },
+        },
+      },
+      '/v1/attestation/evidence': {
+        post: {
+          summary:
+            'Evidence: an EAT (RFC 9711) JWT signed by the device key, x5c chain; answered with a signed EAR result. Refusals keep the attestation codes (attestation/errors.ts)',
+          security: [{ deviceCert: [] }],
+          requestBody: { required: true, content: { 'application/eat+jwt': { schema: { type: 'string' } } } },
+          responses: {
+            '200': { description: '{result_id, status, result, expires_at, reasons, trust_vector}' },
+            ...errors,
+          },
+        },
+      },
+      '/v1/attestation/results': {
+        get: {
+          summary: "Each device's latest attestation result (admin, auditor, security-admin)",
+          security: [{ token: [] }],
+          parameters: [
+            { name: 'device_id', in: 'query', required: false, schema: { type: 'string' } },
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1, maximum: 10000 },
+            },
+          ],
+          responses: { '200': { description: 'items' }, ...errors },
+        },
+      },
+      '/v1/attestation/events': {
+        get: {
+          summary:
+            'Server-sent events for gateways: `requirement` and `state` for the whole fleet, `ready`, then changes; `reload` means reconnect (gateway, admin, auditor, security-admin)',
+          security: [{ token: [] }],
+          responses: { '200': { description: 'text/event-stream' }, ...errors },
+        },
+      },
+      '/v1/keys': {
+        post: {
+          summary: 'A random AES-256 content key under the KEK (admin, release-manager)',
+          security: [{ token: [] }],
+          responses: { '201': { description: '{id, label, hardware_models}' }, ...errors },
+        },
+      },
+      '/v1/keys/{id}/release': {
+        post: {
+          summary:
+            "A content key as a JWE (ECDH-ES+A256KW/A256GCM) to the wrapping key of the device's latest fresh affirming result",
+          security: [{ deviceCert: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: '{key_id, kid, jwe}' },
+            ...errors,
+            '404': problem('no such key'),
+          },
+        },
+      },
+      '/v1/telemetry-key': {
+        get: {
+          summary: "The fleet's telemetry key (JWK, ECDH-ES+A256KW)",
+          responses: { '200': { description: '{kid, jwk}' } },
+        },
+      },
+      '/v1/key-service-key': {
+        get: {
+          summary: "The key service's key: content keys travel to the control plane wrapped to it",
+          responses: { '200': { description: '{kid, jwk}' } },
+        },
+      },
+      '/v1/release-keys': {
+        get: {
+          summary: 'Release keys that sign manifests, with their status (devices over mTLS, or a token)',
+          security: [{ token: [] }, { deviceCert: [] }],
+          responses: { '200': { description: 'items' }, ...errors },
+        },
+        post: {
+          summary: 'Register a P-256 release key (admin)',
+          security: [{ token: [] }],
+          responses: {
+            '201': { description: '{kid, jwk, status}' },
+            ...errors,
+            '409': problem('already registered'),
+          },
+        },
+      },
+      '/v1/release-keys/{kid}/revoke': {
+        post: {
+          summary: 'Revoke a release key (admin, security-admin)',
+          security: [{ token: [] }],
+          parameters: [{ name: 'kid', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'the key' }, ...errors, '404': problem('no such key') },
+        },
+      },
+      '/v1/releases': {
+        get: {
+          summary: 'Published releases (admin, auditor, security-admin, release-manager)',
+          security: [{ token: [] }],
+          parameters: [{ name: 'model_id', in: 'query', required: false, schema: { type: 'string' } }],
+          responses: { '200': { description: 'items' }, ...errors },
+        },
+        post: {
+          summary: 'Upload a model package, checked at upload (release-manager)',
+          security: [{ token: [] }],
+          requestBody: {
+            required: true,
+            content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+          },
+          responses: {
+            '201': { description: 'the release' },
+            ...errors,
+            '409': problem('release counter not above the latest'),
+            '413': problem('larger than EDGESEAL_MAX_PACKAGE_BYTES'),
+            '422': problem('the package does not verify (the detail names why)'),
+          },
+        },
+      },
+      '/v1/releases/latest': {
+        get: {
+          summary: "The newest release for the device's hardware model, with its manifest",
+          security: [{ deviceCert: [] }],
+          responses: {
+            '200': { description: 'the release, manifest, package_url' },
+            ...errors,
+            '404': problem('none'),
+          },
+        },
+      },
+      '/v1/releases/{id}': {
+        get: {
+          summary: 'A release with its manifest (a device of a listed hardware model, or a token)',
+          security: [{ token: [] }, { deviceCert: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'the release' }, ...errors, '404': problem('none') },
+        },
+      },
+      '/v1/releases/{id}/package': {
+        get: {
+          summary: 'The package bytes; one Range for resume (206, Content-Range; 416 past the end)',
+          security: [{ token: [] }, { deviceCert: [] }],
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            {
+              name: 'Range',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', pattern: '^bytes=\\d+-\\d*$' },
+            },
+          ],
+          responses: {
+            '200': { description: 'application/vnd.edgeseal.model-package' },
+            '206': { description: 'a byte range' },
+            '416': { description: 'range not satisfiable' },
+            ...errors,
+          },
+        },
+      },
       '/v1/certificates': {
         get: {
           summary:
